@@ -1,0 +1,205 @@
+package mcpauth
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("mcp_auth", parseCaddyfile)
+	// After forward_auth, and so before handle, route and reverse_proxy: a
+	// site-wide mcp_auth guards every handle block too.
+	httpcaddyfile.RegisterDirectiveOrder("mcp_auth", httpcaddyfile.After, "forward_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(MCPAuth)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	mcp_auth [<matcher>] {
+//		# token <name> <secret> <role...>
+//		token <name> <secret> <role...>
+//		token_file <path>
+//
+//		role <name> {
+//			allow <method> [<target...>]
+//			deny  <method> [<target...>]
+//		}
+//
+//		header        <name>          # default Authorization
+//		realm         <realm>         # default mcp
+//		invalid_token 403|401         # default 403 (automatic)
+//		deny_with     jsonrpc|status  # default jsonrpc
+//		max_body      <size>          # default 1MiB
+//		pass_authorization
+//	}
+//
+// A secret is a literal token (stored as its sha256: digest in the adapted
+// JSON), "sha256:<64 hex digits>", or an {env.*} / {file.*} placeholder
+// resolved when the config is loaded. In rules only `*` is special; it
+// matches any run of characters, `/` included.
+func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	once := func(name string) error {
+		if seen[name] {
+			return d.Errf("duplicate %s subdirective", name)
+		}
+		seen[name] = true
+		return nil
+	}
+	tokenNames := map[string]bool{}
+	secrets := map[string]string{}
+	type tokenRef struct {
+		name, role string
+		err        error
+	}
+	var refs []tokenRef
+
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "token":
+			args := d.RemainingArgs()
+			if len(args) < 3 {
+				return d.Errf("token: want <name> <secret> <role...>, got %d argument(s)", len(args))
+			}
+			name := args[0]
+			if tokenNames[name] {
+				return d.Errf("token %q: duplicate token name", name)
+			}
+			tokenNames[name] = true
+			secret, err := normalizeSecret(args[1])
+			if err != nil {
+				return d.Errf("token %q: %v", name, err)
+			}
+			if other, dup := secrets[secret]; dup && !isRuntimeSecret(secret) {
+				return d.Errf("token %q: same secret as token %q", name, other)
+			}
+			secrets[secret] = name
+			for _, r := range args[2:] {
+				refs = append(refs, tokenRef{name: name, role: r, err: d.Errf("token %q: unknown role %q", name, r)})
+			}
+			m.Tokens = append(m.Tokens, Token{Name: name, Secret: secret, Roles: args[2:]})
+			if d.NextBlock(nesting + 1) {
+				return d.Errf("token: unexpected block")
+			}
+
+		case "token_file":
+			var path string
+			if !d.AllArgs(&path) {
+				return d.ArgErr()
+			}
+			m.TokenFiles = append(m.TokenFiles, path)
+
+		case "role":
+			var name string
+			if !d.AllArgs(&name) {
+				return d.ArgErr()
+			}
+			if _, dup := m.Roles[name]; dup {
+				return d.Errf("role %q: duplicate role", name)
+			}
+			var role Role
+			for d.NextBlock(nesting + 1) {
+				verb := d.Val()
+				args := d.RemainingArgs()
+				if verb != "allow" && verb != "deny" {
+					return d.Errf("role %q: unrecognized role subdirective '%s' (want allow or deny)", name, verb)
+				}
+				if len(args) == 0 {
+					return d.Errf("role %q: %s: want <method> [<target...>]", name, verb)
+				}
+				rule := Rule{Method: args[0], Targets: args[1:]}
+				if verb == "allow" {
+					role.Allow = append(role.Allow, rule)
+				} else {
+					role.Deny = append(role.Deny, rule)
+				}
+			}
+			if len(role.Allow) == 0 && len(role.Deny) == 0 {
+				return d.Errf("role %q has no rules", name)
+			}
+			if m.Roles == nil {
+				m.Roles = map[string]Role{}
+			}
+			m.Roles[name] = role
+
+		case "header", "realm", "deny_with", "invalid_token", "max_body":
+			if err := once(sub); err != nil {
+				return err
+			}
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			switch sub {
+			case "header":
+				if !validHeaderName(val) {
+					return d.Errf("header: %q is not a valid header name", val)
+				}
+				m.Header = val
+			case "realm":
+				for i := 0; i < len(val); i++ {
+					if c := val[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x7f {
+						return d.Errf("realm: only printable ASCII without quotes or backslashes")
+					}
+				}
+				m.Realm = val
+			case "deny_with":
+				if val != denyJSONRPC && val != denyStatus {
+					return d.Errf("deny_with: want jsonrpc or status, got %q", val)
+				}
+				m.DenyWith = val
+			case "invalid_token":
+				n, err := strconv.Atoi(val)
+				if err != nil || (n != 401 && n != 403) {
+					return d.Errf("invalid_token: want 401 or 403, got %q", val)
+				}
+				m.InvalidTokenStatus = n
+			case "max_body":
+				size, err := humanize.ParseBytes(val)
+				if err != nil || size == 0 || size > 1<<40 {
+					return d.Errf("max_body: want a size such as 1MiB, got %q", val)
+				}
+				m.MaxBody = int64(size)
+			}
+
+		case "pass_authorization":
+			if err := once(sub); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			m.PassAuthorization = true
+
+		default:
+			return d.Errf("unrecognized mcp_auth subdirective '%s'", sub)
+		}
+	}
+
+	for _, ref := range refs {
+		if _, ok := m.Roles[ref.role]; !ok {
+			return ref.err
+		}
+	}
+	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 {
+		return d.Err("mcp_auth: at least one token or token_file is required")
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*MCPAuth)(nil)

@@ -1,0 +1,542 @@
+package mcpauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// JSON-RPC error codes used in refusals.
+const (
+	codeParseError     = -32700
+	codeInvalidRequest = -32600
+	codeInvalidParams  = -32602
+
+	// CodePermissionDenied is the JSON-RPC error code of a request that the
+	// caller's roles do not allow. It lies in the implementation-defined
+	// server-error range and avoids the codes that MCP and its SDKs use
+	// (-32000, -32001, -32002, -32020, -32042).
+	CodePermissionDenied = -32003
+)
+
+// msgKind is what a JSON-RPC message is, decided from the fields present.
+type msgKind uint8
+
+const (
+	kindRequest msgKind = iota + 1
+	kindNotification
+	kindResponse
+)
+
+// message is one classified JSON-RPC message.
+type message struct {
+	kind msgKind
+	// id is the raw JSON of the id, byte for byte as the client sent it; nil
+	// when the message has none.
+	id     []byte
+	action Action
+}
+
+// rpcError is a refusal of a body before any policy is consulted.
+type rpcError struct {
+	status int
+	code   int
+	msg    string
+	id     []byte // raw id when known, else nil (rendered as null)
+}
+
+func (e *rpcError) Error() string { return e.msg }
+
+func parseErr(msg string) *rpcError { return &rpcError{status: 400, code: codeParseError, msg: msg} }
+
+func invalidReq(id []byte, msg string) *rpcError {
+	return &rpcError{status: 400, code: codeInvalidRequest, msg: msg, id: id}
+}
+
+func invalidParams(id []byte, msg string) *rpcError {
+	return &rpcError{status: 400, code: codeInvalidParams, msg: msg, id: id}
+}
+
+// protocolKeys are the keys whose case variants are refused wherever the
+// classifier looks (the top level, params and params.ref): a backend whose
+// JSON decoder matches keys case-insensitively (Go's encoding/json, for one)
+// would read "Method" or "nAme" as the key we judged differently.
+var protocolKeys = [...]string{"jsonrpc", "id", "method", "params", "result", "error", "name", "uri", "ref", "type"}
+
+// classify parses a POST body strictly and returns its messages. batch
+// reports whether the body was a JSON array. Nothing in the body is judged
+// here; the caller hands each message's action to decide.
+//
+// Strictness: the body must be valid UTF-8 and valid JSON; each message an
+// object with "jsonrpc":"2.0"; at the top level, in params and in
+// params.ref no key may appear twice (after decoding escapes) and no key
+// may equal a protocol key up to case only.
+func classify(body []byte) (batch bool, msgs []message, err *rpcError) {
+	if !utf8.Valid(body) {
+		return false, nil, parseErr("parse error: body is not valid UTF-8")
+	}
+	if !json.Valid(body) {
+		return false, nil, parseErr("parse error: body is not valid JSON")
+	}
+	i := skipWS(body, 0)
+	switch body[i] {
+	case '{':
+		m, _, err := parseMessage(body, i)
+		if err != nil {
+			return false, nil, err
+		}
+		return false, []message{m}, nil
+	case '[':
+		i = skipWS(body, i+1)
+		if body[i] == ']' {
+			return true, nil, invalidReq(nil, "invalid request: empty batch")
+		}
+		for {
+			if body[i] != '{' {
+				return true, nil, invalidReq(nil, "invalid request: batch element is not an object")
+			}
+			m, next, err := parseMessage(body, i)
+			if err != nil {
+				return true, nil, err
+			}
+			msgs = append(msgs, m)
+			i = skipWS(body, next)
+			if body[i] == ']' {
+				return true, msgs, nil
+			}
+			i = skipWS(body, i+1) // ','
+		}
+	default:
+		return false, nil, invalidReq(nil, "invalid request: not a JSON-RPC message")
+	}
+}
+
+// field flags of a message.
+const (
+	hasJSONRPC = 1 << iota
+	hasID
+	hasMethod
+	hasParams
+	hasResult
+	hasError
+)
+
+// parseMessage reads the object at body[i] (valid JSON guaranteed).
+func parseMessage(body []byte, i int) (message, int, *rpcError) {
+	var (
+		m                      message
+		flags                  int
+		jsonrpc, method        []byte
+		params                 []byte
+		idFirst                byte
+		dupErr                 *rpcError
+		seen                   keySet
+	)
+	end := walkObject(body, i, func(key, val []byte) bool {
+		if e := seen.add(key); e != "" {
+			dupErr = invalidReq(nil, "invalid request: "+e)
+			return false
+		}
+		switch string(key) {
+		case "jsonrpc":
+			flags |= hasJSONRPC
+			jsonrpc = val
+		case "id":
+			flags |= hasID
+			m.id = val
+			idFirst = val[0]
+		case "method":
+			flags |= hasMethod
+			method = val
+		case "params":
+			flags |= hasParams
+			params = val
+		case "result":
+			flags |= hasResult
+		case "error":
+			flags |= hasError
+		}
+		return true
+	})
+	if dupErr != nil {
+		return m, end, dupErr
+	}
+	// From here on the id is known well enough to echo, when it is a string
+	// or a number; an id of another type is not echoed.
+	if flags&hasID != 0 && !(idFirst == '"' || idFirst == '-' || (idFirst >= '0' && idFirst <= '9')) {
+		if !(idFirst == 'n' && flags&hasMethod == 0) { // null is allowed only in responses
+			return m, end, invalidReq(nil, "invalid request: id must be a string or a number")
+		}
+	}
+	id := m.id
+	if id != nil && id[0] == 'n' {
+		id = nil
+	}
+	if flags&hasJSONRPC == 0 || !bytes.Equal(jsonrpc, []byte(`"2.0"`)) {
+		return m, end, invalidReq(id, `invalid request: "jsonrpc" must be "2.0"`)
+	}
+	if flags&hasMethod != 0 {
+		if flags&(hasResult|hasError) != 0 {
+			return m, end, invalidReq(id, "invalid request: a message cannot have both method and result or error")
+		}
+		name, ok := decodeString(method)
+		if !ok || name == "" {
+			return m, end, invalidReq(id, "invalid request: method must be a non-empty string")
+		}
+		m.action.Method = name
+		if flags&hasID != 0 {
+			m.kind = kindRequest
+		} else {
+			m.kind = kindNotification
+		}
+		if flags&hasParams != 0 && params[0] != '{' {
+			return m, end, invalidReq(id, "invalid request: params must be an object")
+		}
+		if err := m.action.fillTarget(params, id); err != nil {
+			return m, end, err
+		}
+		return m, end, nil
+	}
+	// No method: a response from the client to a server request.
+	if flags&hasID == 0 || (flags&hasResult != 0) == (flags&hasError != 0) || flags&hasParams != 0 {
+		return m, end, invalidReq(id, "invalid request: neither a request, a notification nor a response")
+	}
+	m.kind = kindResponse
+	return m, end, nil
+}
+
+// fillTarget sets the target of the methods that have one, from params
+// (nil when absent).
+func (a *Action) fillTarget(params, id []byte) *rpcError {
+	var field string
+	switch a.Method {
+	case "tools/call", "prompts/get":
+		field = "name"
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		field = "uri"
+	case "completion/complete":
+		field = "ref"
+	}
+	var name, uri, ref []byte
+	if params != nil {
+		var seen keySet
+		var dupErr *rpcError
+		walkObject(params, 0, func(key, val []byte) bool {
+			if e := seen.add(key); e != "" {
+				dupErr = invalidReq(id, "invalid request: params: "+e)
+				return false
+			}
+			switch string(key) {
+			case "name":
+				name = val
+			case "uri":
+				uri = val
+			case "ref":
+				ref = val
+			}
+			return true
+		})
+		if dupErr != nil {
+			return dupErr
+		}
+	}
+	switch field {
+	case "":
+		return nil
+	case "name":
+		s, ok := decodeString(name)
+		if !ok || s == "" {
+			return invalidParams(id, "invalid params: "+a.Method+" needs params.name, a non-empty string")
+		}
+		a.Target, a.HasTarget = s, true
+	case "uri":
+		s, ok := decodeString(uri)
+		if !ok || s == "" {
+			return invalidParams(id, "invalid params: "+a.Method+" needs params.uri, a non-empty string")
+		}
+		if why := uriNotNormal(s); why != "" {
+			return invalidParams(id, "invalid params: resource URI is not in normal form ("+why+"); send it normalized (RFC 3986 section 6)")
+		}
+		a.Target, a.HasTarget = s, true
+	case "ref":
+		if ref == nil || ref[0] != '{' {
+			return invalidParams(id, "invalid params: completion/complete needs params.ref, an object")
+		}
+		var typ, rname, ruri []byte
+		var seen keySet
+		var dupErr *rpcError
+		walkObject(ref, 0, func(key, val []byte) bool {
+			if e := seen.add(key); e != "" {
+				dupErr = invalidReq(id, "invalid request: params.ref: "+e)
+				return false
+			}
+			switch string(key) {
+			case "type":
+				typ = val
+			case "name":
+				rname = val
+			case "uri":
+				ruri = val
+			}
+			return true
+		})
+		if dupErr != nil {
+			return dupErr
+		}
+		t, _ := decodeString(typ)
+		var s string
+		var ok bool
+		switch t {
+		case "ref/prompt":
+			s, ok = decodeString(rname)
+		case "ref/resource":
+			// A URI template: matched literally, never normalized.
+			s, ok = decodeString(ruri)
+		default:
+			return invalidParams(id, `invalid params: params.ref.type must be "ref/prompt" or "ref/resource"`)
+		}
+		if !ok || s == "" {
+			return invalidParams(id, "invalid params: params.ref of type "+t+" needs a non-empty name or uri")
+		}
+		a.Ref, a.Target, a.HasTarget = t, s, true
+	}
+	return nil
+}
+
+// keySet records the keys of one object, to refuse duplicates and
+// case variants of protocol keys. Small objects stay on the stack.
+type keySet struct {
+	small [8]string
+	n     int
+	big   map[string]struct{}
+}
+
+// add records key and returns a description of the problem, if any.
+func (k *keySet) add(key []byte) string {
+	for _, p := range protocolKeys {
+		if len(key) <= 4*len(p) && string(key) != p && strings.EqualFold(string(key), p) {
+			return "key " + quote(string(key)) + " differs from " + quote(p) + " only in case"
+		}
+	}
+	if k.big != nil {
+		if _, dup := k.big[string(key)]; dup {
+			return "duplicate key " + quote(string(key))
+		}
+		k.big[string(key)] = struct{}{}
+		return ""
+	}
+	for _, s := range k.small[:k.n] {
+		if s == string(key) {
+			return "duplicate key " + quote(string(key))
+		}
+	}
+	if k.n < len(k.small) {
+		k.small[k.n] = string(key)
+		k.n++
+		return ""
+	}
+	k.big = make(map[string]struct{}, 2*len(k.small))
+	for _, s := range k.small {
+		k.big[s] = struct{}{}
+	}
+	k.big[string(key)] = struct{}{}
+	return ""
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// walkObject calls f with each key (escapes decoded) and raw value of the
+// object at b[i], which must be valid JSON, and returns the index after
+// it. f returns false to stop early.
+func walkObject(b []byte, i int, f func(key, val []byte) bool) int {
+	i = skipWS(b, i+1) // '{'
+	if b[i] == '}' {
+		return i + 1
+	}
+	for {
+		kEnd := skipString(b, i)
+		key := b[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var s string
+			_ = json.Unmarshal(b[i:kEnd], &s) // valid JSON: cannot fail
+			key = []byte(s)
+		}
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // ':'
+		vEnd := skipValue(b, i)
+		if !f(key, b[i:vEnd]) {
+			return vEnd
+		}
+		i = skipWS(b, vEnd)
+		if b[i] == '}' {
+			return i + 1
+		}
+		i = skipWS(b, i+1) // ','
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the JSON value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	default:
+		j := i
+		for j < len(b) {
+			switch b[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return j
+			}
+			j++
+		}
+		return j
+	}
+}
+
+// decodeString decodes a raw JSON string value; ok is false when raw is
+// absent or not a string.
+func decodeString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// uriNotNormal returns why the URI is not already in the normal form of
+// RFC 3986 section 6 (syntax-based normalization), or "" when it is. A URI
+// that is not normalized is refused rather than matched, so that no two
+// spellings of one resource can be judged differently. In addition,
+// percent-encoded "/", "\" and NUL are refused in the path, since backends
+// that decode before resolving a path would read them as separators.
+func uriNotNormal(u string) string {
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if c <= 0x20 || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+			return "character " + quote(string(rune(c))) + " must be percent-encoded"
+		}
+		if c == '%' {
+			if i+2 >= len(u) || !isUpperHex(u[i+1]) || !isUpperHex(u[i+2]) {
+				return "percent-encoding must be % and two upper-case hex digits"
+			}
+			v := unhex(u[i+1])<<4 | unhex(u[i+2])
+			if isUnreserved(v) {
+				return "percent-encoded unreserved character"
+			}
+		}
+	}
+	colon := strings.IndexByte(u, ':')
+	if colon <= 0 {
+		return "no scheme"
+	}
+	for i := 0; i < colon; i++ {
+		c := u[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case c >= 'A' && c <= 'Z':
+			return "scheme must be lower case"
+		default:
+			return "invalid scheme"
+		}
+	}
+	rest := u[colon+1:]
+	if end := strings.IndexAny(rest, "?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	path := rest
+	if strings.HasPrefix(rest, "//") {
+		auth := rest[2:]
+		if end := strings.IndexByte(auth, '/'); end >= 0 {
+			path = auth[end:]
+			auth = auth[:end]
+		} else {
+			path = ""
+		}
+		host := auth[strings.LastIndexByte(auth, '@')+1:]
+		if strings.HasSuffix(host, ":") {
+			return "empty port"
+		}
+		if host != strings.ToLower(host) {
+			return "host must be lower case"
+		}
+	}
+	if strings.Contains(path, "//") {
+		return "empty path segment"
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return "dot segment in path"
+		}
+	}
+	if strings.Contains(path, "%2F") || strings.Contains(path, "%5C") || strings.Contains(path, "%00") {
+		return "percent-encoded separator or NUL in path"
+	}
+	return ""
+}
+
+func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
+}
+
+func isUnreserved(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}

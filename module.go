@@ -1,0 +1,571 @@
+// Package mcpauth is a Caddy HTTP handler that authenticates callers of an
+// MCP (Model Context Protocol) server and authorizes each JSON-RPC action
+// (method and target: tool, resource, prompt) against roles, before the
+// request reaches the backend.
+package mcpauth
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func init() {
+	caddy.RegisterModule(MCPAuth{})
+}
+
+// Defaults.
+const (
+	defaultHeader  = "Authorization"
+	defaultRealm   = "mcp"
+	defaultMaxBody = 1 << 20
+)
+
+// MCPAuth guards an MCP server (Streamable HTTP transport). Every request
+// must carry a known credential; every JSON-RPC request in a POST body is
+// judged against the caller's roles before anything is passed on.
+type MCPAuth struct {
+	// Static bearer tokens, each with a public name and its roles.
+	Tokens []Token `json:"tokens,omitempty"`
+
+	// Files of further tokens, one "<name> <secret> <role...>" a line, with
+	// '#' comments and blank lines allowed. Read when the config is loaded.
+	TokenFiles []string `json:"token_files,omitempty"`
+
+	// Roles by name: what a caller holding the role may do.
+	Roles map[string]Role `json:"roles,omitempty"`
+
+	// The request header that carries the credential. For Authorization the
+	// value is "Bearer <token>" (or a bare token); for any other header the
+	// whole value is the token. Default: Authorization.
+	Header string `json:"header,omitempty"`
+
+	// The realm of the WWW-Authenticate challenge. Default: mcp.
+	Realm string `json:"realm,omitempty"`
+
+	// The status for an unknown token: 403 or 401 (with
+	// error="invalid_token"). Default: automatic, which is 403 while only
+	// static tokens are configured.
+	InvalidTokenStatus int `json:"invalid_token_status,omitempty"`
+
+	// How a JSON-RPC request that the caller may not make is answered:
+	// "jsonrpc" answers HTTP 200 with a JSON-RPC error (the client's session
+	// survives), "status" answers 403 with the same body. Default: jsonrpc.
+	DenyWith string `json:"deny_with,omitempty"`
+
+	// The largest POST body, in bytes, that is read and judged; a larger one
+	// is refused with 413. Default: 1048576 (1 MiB).
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Keep the credential header when passing the request upstream. By
+	// default it is removed (together with Authorization), so no client
+	// token reaches the backend. Default: false.
+	PassAuthorization bool `json:"pass_authorization,omitempty"`
+
+	tokens  map[[32]byte]*principal
+	bearer  bool
+	logger  *zap.Logger
+	invalid int
+}
+
+// Token is a static bearer token.
+type Token struct {
+	// The token's public name: it appears in logs and in
+	// {http.auth.user.id}. Required.
+	Name string `json:"name,omitempty"`
+
+	// The secret: "sha256:<64 hex digits>" (the digest of the token, as
+	// printed by `caddy mcp-auth hash-token`), an {env.*} or {file.*}
+	// placeholder resolved when the config is loaded, or a literal token
+	// (the Caddyfile adapter turns literals into digests). Required.
+	Secret string `json:"secret,omitempty"`
+
+	// The names of the token's roles. At least one is required.
+	Roles []string `json:"roles,omitempty"`
+}
+
+// principal is an authenticated caller.
+type principal struct {
+	name      string
+	digest    [32]byte
+	roleNames []string
+	roles     []*compiledRole
+	rolesStr  string
+}
+
+// CaddyModule returns the Caddy module information.
+func (MCPAuth) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.mcp_auth",
+		New: func() caddy.Module { return new(MCPAuth) },
+	}
+}
+
+// Provision sets up the handler: it compiles the roles, resolves secrets
+// and reads token files.
+func (m *MCPAuth) Provision(ctx caddy.Context) error {
+	m.logger = ctx.Logger()
+	if m.Header == "" {
+		m.Header = defaultHeader
+	}
+	m.Header = http.CanonicalHeaderKey(m.Header)
+	m.bearer = m.Header == defaultHeader
+	if m.Realm == "" {
+		m.Realm = defaultRealm
+	}
+	if m.DenyWith == "" {
+		m.DenyWith = denyJSONRPC
+	}
+	if m.MaxBody == 0 {
+		m.MaxBody = defaultMaxBody
+	}
+	m.invalid = m.InvalidTokenStatus
+	if m.invalid == 0 {
+		m.invalid = http.StatusForbidden
+	}
+	if err := m.validateSettings(); err != nil {
+		return err
+	}
+
+	roles := make(map[string]*compiledRole, len(m.Roles))
+	names := make([]string, 0, len(m.Roles))
+	for name := range m.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		cr, err := compileRole(name, m.Roles[name])
+		if err != nil {
+			return err
+		}
+		roles[name] = cr
+	}
+
+	tokens := append([]Token(nil), m.Tokens...)
+	for _, path := range m.TokenFiles {
+		more, err := readTokenFile(path)
+		if err != nil {
+			return err
+		}
+		tokens = append(tokens, more...)
+	}
+
+	repl := caddy.NewReplacer()
+	m.tokens = make(map[[32]byte]*principal, len(tokens))
+	byName := make(map[string]bool, len(tokens))
+	for i, t := range tokens {
+		where := fmt.Sprintf("token %q", t.Name)
+		if t.Name == "" {
+			return fmt.Errorf("tokens[%d]: name is required", i)
+		}
+		if byName[t.Name] {
+			return fmt.Errorf("%s: duplicate token name", where)
+		}
+		byName[t.Name] = true
+		if len(t.Roles) == 0 {
+			return fmt.Errorf("%s: at least one role is required", where)
+		}
+		p := &principal{name: t.Name, roleNames: t.Roles, rolesStr: strings.Join(t.Roles, ",")}
+		for _, rn := range t.Roles {
+			cr, ok := roles[rn]
+			if !ok {
+				return fmt.Errorf("%s: unknown role %q", where, rn)
+			}
+			p.roles = append(p.roles, cr)
+		}
+		secret := t.Secret
+		if isRuntimeSecret(secret) {
+			var err error
+			secret, err = repl.ReplaceOrErr(secret, true, true)
+			if err != nil {
+				// The error names the placeholder, never its value.
+				return fmt.Errorf("%s: secret %s: %v", where, t.Secret, err)
+			}
+		}
+		d, err := secretDigest(secret)
+		if err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if other, dup := m.tokens[d]; dup {
+			return fmt.Errorf("%s: same secret as token %q", where, other.name)
+		}
+		p.digest = d
+		m.tokens[d] = p
+	}
+	return nil
+}
+
+// How denials are answered.
+const (
+	denyJSONRPC = "jsonrpc"
+	denyStatus  = "status"
+)
+
+// Validate checks the settings that do not need provisioning.
+func (m *MCPAuth) Validate() error { return m.validateSettings() }
+
+func (m *MCPAuth) validateSettings() error {
+	switch m.DenyWith {
+	case "", denyJSONRPC, denyStatus:
+	default:
+		return fmt.Errorf("deny_with: %q is neither %q nor %q", m.DenyWith, denyJSONRPC, denyStatus)
+	}
+	switch m.InvalidTokenStatus {
+	case 0, http.StatusUnauthorized, http.StatusForbidden:
+	default:
+		return fmt.Errorf("invalid_token_status: %d is neither 401 nor 403", m.InvalidTokenStatus)
+	}
+	if m.MaxBody < 0 {
+		return fmt.Errorf("max_body: %d is negative", m.MaxBody)
+	}
+	if m.Header != "" && !validHeaderName(m.Header) {
+		return fmt.Errorf("header: %q is not a valid header name", m.Header)
+	}
+	return nil
+}
+
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// lookup finds the principal of a presented token. The map is keyed by
+// the SHA-256 digest of the token, so the time taken depends on the digest,
+// never on how much of a real secret a guess shares.
+func (m *MCPAuth) lookup(token string) *principal {
+	d := digestOf(token)
+	p := m.tokens[d]
+	if p == nil || subtle.ConstantTimeCompare(p.digest[:], d[:]) != 1 {
+		return nil
+	}
+	return p
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	switch r.Method {
+	case http.MethodPost, http.MethodGet, http.MethodDelete:
+	case http.MethodOptions:
+		if r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" &&
+			r.ContentLength <= 0 && len(r.TransferEncoding) == 0 {
+			// A CORS preflight carries no credential: the backend answers it.
+			return next.ServeHTTP(w, r)
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE, OPTIONS")
+		m.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
+			"method "+r.Method+" is not allowed on an MCP endpoint", "")
+		return nil
+	}
+
+	p, ok := m.authenticate(w, r)
+	if !ok {
+		return nil
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl != nil {
+		repl.Set("http.auth.user.id", p.name)
+		repl.Set("http.auth.user.roles", p.rolesStr)
+	}
+
+	if r.Method == http.MethodPost {
+		if !m.judgeBody(w, r, p, repl) {
+			return nil
+		}
+	} else if ce := m.logger.Check(zapcore.DebugLevel, "allowed"); ce != nil {
+		ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr), zap.String("http_method", r.Method))
+	}
+
+	if !m.PassAuthorization {
+		r.Header.Del(m.Header)
+		r.Header.Del(defaultHeader)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// authenticate reads and checks the credential, answering the refusal
+// itself when there is one.
+func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*principal, bool) {
+	tok, st := parseCredential(r.Header.Values(m.Header), m.bearer)
+	switch st {
+	case credMissing:
+		w.Header().Set("WWW-Authenticate", m.challenge(""))
+		m.refuse(w, r, http.StatusUnauthorized, "unauthorized", "a bearer token is required", "")
+		return nil, false
+	case credMalformed:
+		w.Header().Set("WWW-Authenticate", m.challenge("invalid_request"))
+		m.refuse(w, r, http.StatusBadRequest, "invalid_request",
+			"the credential header must appear once and hold one token of printable ASCII", "")
+		return nil, false
+	}
+	p := m.lookup(tok)
+	if p == nil {
+		w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
+		m.refuse(w, r, m.invalid, "invalid_token", "the token is not known", "")
+		if ce := m.logger.Check(zapcore.InfoLevel, "unknown token"); ce != nil {
+			ce.Write(zap.String("remote_ip", remoteHost(r)))
+		}
+		return nil, false
+	}
+	return p, true
+}
+
+func (m *MCPAuth) challenge(code string) string {
+	c := `Bearer realm="` + m.Realm + `"`
+	if code != "" {
+		c += `, error="` + code + `"`
+	}
+	return c
+}
+
+// judgeBody reads, classifies and judges a POST body, and restores it for
+// the backend. It answers the refusal itself and returns false when the
+// request must not go on.
+func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal, repl *caddy.Replacer) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
+			"unsupported media type: a JSON-RPC message is sent as application/json"))
+		return false
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
+			"unsupported content encoding: send the JSON-RPC message uncompressed"))
+		return false
+	}
+	if r.ContentLength > m.MaxBody {
+		m.refuseRPC(w, r, http.StatusRequestEntityTooLarge, rpcErrorBody(nil, codeInvalidRequest, m.tooLarge()))
+		return false
+	}
+	body, err := readBody(r.Body, m.MaxBody)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			m.refuseRPC(w, r, http.StatusRequestEntityTooLarge, rpcErrorBody(nil, codeInvalidRequest, m.tooLarge()))
+		} else {
+			m.refuseRPC(w, r, http.StatusBadRequest, rpcErrorBody(nil, codeParseError, "parse error: the body could not be read"))
+		}
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+
+	batch, msgs, rerr := classify(body)
+	if rerr != nil {
+		m.refuseRPC(w, r, rerr.status, rpcErrorBody(rerr.id, rerr.code, rerr.msg))
+		return false
+	}
+
+	var denied []int // indexes of denied messages
+	decisions := make([]Decision, len(msgs))
+	for i, msg := range msgs {
+		d := Decision{Allowed: true, Lifecycle: true}
+		if msg.kind != kindResponse {
+			d = decide(p.roles, msg.action)
+		}
+		decisions[i] = d
+		if !d.Allowed {
+			denied = append(denied, i)
+		}
+	}
+	if repl != nil {
+		method, target := summarize(msgs)
+		repl.Set("http.mcp_auth.method", method)
+		repl.Set("http.mcp_auth.target", target)
+		if len(denied) > 0 {
+			repl.Set("http.mcp_auth.decision", "deny")
+		} else {
+			repl.Set("http.mcp_auth.decision", "allow")
+		}
+	}
+	m.logDecisions(p, msgs, decisions, len(denied) > 0)
+	if len(denied) == 0 {
+		return true
+	}
+
+	status := http.StatusOK
+	if m.DenyWith == denyStatus {
+		status = http.StatusForbidden
+	}
+	if !batch {
+		msg := msgs[0]
+		m.refuseRPC(w, r, status, rpcErrorBody(msg.id, CodePermissionDenied, deniedMessage(msg.action)))
+		return false
+	}
+	// A batch with any denied element is refused whole: one error for each
+	// request in it.
+	var out bytes.Buffer
+	out.WriteByte('[')
+	n := 0
+	for i, msg := range msgs {
+		if msg.kind != kindRequest {
+			continue
+		}
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		n++
+		text := "batch refused: another request in the batch was denied"
+		if !decisions[i].Allowed {
+			text = deniedMessage(msg.action)
+		}
+		out.Write(rpcErrorBody(msg.id, CodePermissionDenied, text))
+	}
+	out.WriteByte(']')
+	if n == 0 {
+		// Only notifications were denied: nothing to answer per request.
+		m.refuseRPC(w, r, http.StatusForbidden, rpcErrorBody(nil, CodePermissionDenied,
+			"batch refused: a notification in the batch was denied"))
+		return false
+	}
+	m.refuseRPC(w, r, status, out.Bytes())
+	return false
+}
+
+func (m *MCPAuth) tooLarge() string {
+	return "request body too large: the limit is " + strconv.FormatInt(m.MaxBody, 10) + " bytes"
+}
+
+func deniedMessage(a Action) string {
+	if a.HasTarget {
+		return "permission denied: " + a.Method + " " + quote(a.Target)
+	}
+	return "permission denied: " + a.Method
+}
+
+// summarize gives the method and target placeholders: the message's own,
+// or for a batch the comma-separated lists of its requests'.
+func summarize(msgs []message) (string, string) {
+	if len(msgs) == 1 {
+		return msgs[0].action.Method, msgs[0].action.Target
+	}
+	var ms, ts []string
+	for _, msg := range msgs {
+		if msg.kind == kindResponse {
+			continue
+		}
+		ms = append(ms, msg.action.Method)
+		ts = append(ts, msg.action.Target)
+	}
+	return strings.Join(ms, ","), strings.Join(ts, ",")
+}
+
+func (m *MCPAuth) logDecisions(p *principal, msgs []message, ds []Decision, anyDenied bool) {
+	level := zapcore.DebugLevel
+	if anyDenied {
+		level = zapcore.InfoLevel
+	}
+	for i, msg := range msgs {
+		if msg.kind == kindResponse {
+			continue
+		}
+		text := "allowed"
+		if !ds[i].Allowed {
+			text = "denied"
+		} else if anyDenied {
+			text = "refused with its batch"
+		}
+		if ce := m.logger.Check(level, text); ce != nil {
+			ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr),
+				zap.String("method", msg.action.Method), zap.String("target", msg.action.Target),
+				zap.String("rule", ds[i].Reason()))
+		}
+	}
+}
+
+// errTooLarge is returned by readBody for a body over the limit.
+var errTooLarge = errors.New("body too large")
+
+// readBody reads at most limit bytes; a longer body is errTooLarge.
+func readBody(body io.Reader, limit int64) ([]byte, error) {
+	if body == nil || body == http.NoBody {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// refuse answers a refusal outside JSON-RPC: {"error","error_description"}.
+func (m *MCPAuth) refuse(w http.ResponseWriter, r *http.Request, status int, code, desc, _ string) {
+	body := `{"error":` + quote(code) + `,"error_description":` + quote(desc) + "}\n"
+	m.write(w, r, status, []byte(body))
+}
+
+// refuseRPC answers with a JSON-RPC error body.
+func (m *MCPAuth) refuseRPC(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	m.write(w, r, status, append(body, '\n'))
+}
+
+func (m *MCPAuth) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	h := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id")
+		h.Add("Vary", "Origin")
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// rpcErrorBody renders a JSON-RPC error response, echoing the raw id (or
+// null when unknown).
+func rpcErrorBody(id []byte, code int, msg string) []byte {
+	if id == nil {
+		id = []byte("null")
+	}
+	b := make([]byte, 0, 64+len(id)+len(msg))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"error":{"code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, `,"message":`...)
+	b = append(b, quote(msg)...)
+	b = append(b, "}}"...)
+	return b
+}
+
+func remoteHost(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*MCPAuth)(nil)
+	_ caddy.Validator             = (*MCPAuth)(nil)
+	_ caddyhttp.MiddlewareHandler = (*MCPAuth)(nil)
+)

@@ -1,0 +1,252 @@
+package mcpauth
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Rule is one allow or deny line of a role: a JSON-RPC method (or a glob
+// over methods) and, optionally, globs over the method's target (the tool
+// name for tools/call, the prompt name for prompts/get, the resource URI for
+// resources/read, resources/subscribe and resources/unsubscribe).
+//
+// In both method and targets only `*` is special: it matches any run of
+// characters, `/` included. Every other character, `?`, `[` and `{` among
+// them, matches itself. No placeholders are expanded inside rules.
+type Rule struct {
+	// The JSON-RPC method or a glob over methods, such as `tools/call`,
+	// `tools/*` or `*`. Required.
+	Method string `json:"method,omitempty"`
+
+	// Globs over the target of the method. A rule without targets matches
+	// any target, and also methods that have no target (such as
+	// `tools/list`); a rule with targets matches only requests whose target
+	// matches one of them. Default: none (any target).
+	Targets []string `json:"targets,omitempty"`
+}
+
+// String renders the rule as it is written in a Caddyfile, for logs and
+// error messages.
+func (r Rule) String() string {
+	if len(r.Targets) == 0 {
+		return r.Method
+	}
+	return r.Method + " " + strings.Join(r.Targets, " ")
+}
+
+// Role is a named set of rules. A request is allowed when some allow rule of
+// one of the caller's roles matches it and no deny rule of any of the
+// caller's roles does: deny beats allow, and nothing matched is denied.
+type Role struct {
+	// Rules that grant an action.
+	Allow []Rule `json:"allow,omitempty"`
+
+	// Rules that take an action away again, whatever any allow rule says.
+	Deny []Rule `json:"deny,omitempty"`
+}
+
+// glob is a compiled pattern in which only `*` is special.
+type glob struct {
+	raw   string
+	parts []string // the literal runs between the stars
+	star  bool     // whether the pattern has at least one star
+}
+
+func compileGlob(pattern string) glob {
+	g := glob{raw: pattern}
+	if !strings.Contains(pattern, "*") {
+		return g
+	}
+	g.star = true
+	g.parts = strings.Split(pattern, "*")
+	return g
+}
+
+// match reports whether s matches the pattern. Without backtracking
+// beyond the greedy-leftmost rule, which is exact for a single wildcard kind:
+// the first part is a prefix, the last a suffix, and each middle part is
+// found leftmost in what remains.
+func (g glob) match(s string) bool {
+	if !g.star {
+		return s == g.raw
+	}
+	first, last := g.parts[0], g.parts[len(g.parts)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	rest := s[len(first) : len(s)-len(last)]
+	for _, p := range g.parts[1 : len(g.parts)-1] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return true
+}
+
+type compiledRule struct {
+	role    string
+	deny    bool
+	src     Rule
+	method  glob
+	targets []glob
+}
+
+func (r *compiledRule) matches(method, target string, hasTarget bool) bool {
+	if !r.method.match(method) {
+		return false
+	}
+	if len(r.targets) == 0 {
+		return true
+	}
+	if !hasTarget {
+		return false
+	}
+	for _, t := range r.targets {
+		if t.match(target) {
+			return true
+		}
+	}
+	return false
+}
+
+// String names the rule for logs: "role admin: deny tools/call delete_*".
+func (r *compiledRule) String() string {
+	verb := "allow"
+	if r.deny {
+		verb = "deny"
+	}
+	return "role " + r.role + ": " + verb + " " + r.src.String()
+}
+
+// compiledRole is a role ready for decisions.
+type compiledRole struct {
+	name  string
+	allow []*compiledRule
+	deny  []*compiledRule
+}
+
+func compileRole(name string, r Role) (*compiledRole, error) {
+	if len(r.Allow) == 0 && len(r.Deny) == 0 {
+		return nil, fmt.Errorf("role %q has no rules", name)
+	}
+	cr := &compiledRole{name: name}
+	for i, list := range [2][]Rule{r.Allow, r.Deny} {
+		deny := i == 1
+		for j, rule := range list {
+			if rule.Method == "" {
+				verb := "allow"
+				if deny {
+					verb = "deny"
+				}
+				return nil, fmt.Errorf("role %q: %s[%d]: method is required", name, verb, j)
+			}
+			c := &compiledRule{role: name, deny: deny, src: rule, method: compileGlob(rule.Method)}
+			for k, t := range rule.Targets {
+				if t == "" {
+					return nil, fmt.Errorf("role %q: rule %q: target %d is empty", name, rule.String(), k)
+				}
+				c.targets = append(c.targets, compileGlob(t))
+			}
+			if deny {
+				cr.deny = append(cr.deny, c)
+			} else {
+				cr.allow = append(cr.allow, c)
+			}
+		}
+	}
+	return cr, nil
+}
+
+// Action is what a request asks to do: a JSON-RPC method and its target.
+type Action struct {
+	Method    string
+	Target    string
+	HasTarget bool
+	// Ref is the params.ref.type of completion/complete ("ref/prompt" or
+	// "ref/resource"); empty for every other method.
+	Ref string
+}
+
+// Decision is the outcome of judging an action: allowed or not, and the
+// rule that decided (nil when no rule matched, or when the action is a
+// lifecycle method that every authenticated caller may use).
+type Decision struct {
+	Allowed bool
+	Rule    *compiledRule
+	// Lifecycle is set when the action was allowed without consulting the
+	// roles (initialize, ping, notifications/*, client responses).
+	Lifecycle bool
+}
+
+// Reason describes what decided, for logs; never the role table.
+func (d Decision) Reason() string {
+	switch {
+	case d.Lifecycle:
+		return "lifecycle"
+	case d.Rule != nil:
+		return d.Rule.String()
+	default:
+		return "no rule matched"
+	}
+}
+
+// isLifecycle reports whether every authenticated caller may send the
+// method, whatever its roles say.
+func isLifecycle(method string) bool {
+	return method == "initialize" || method == "ping" || strings.HasPrefix(method, "notifications/")
+}
+
+// decideRoles judges one (method, target) against the union of roles:
+// any matching deny of any role wins; else any matching allow; else denied.
+func decideRoles(roles []*compiledRole, method, target string, hasTarget bool) Decision {
+	for _, r := range roles {
+		for _, rule := range r.deny {
+			if rule.matches(method, target, hasTarget) {
+				return Decision{Rule: rule}
+			}
+		}
+	}
+	for _, r := range roles {
+		for _, rule := range r.allow {
+			if rule.matches(method, target, hasTarget) {
+				return Decision{Allowed: true, Rule: rule}
+			}
+		}
+	}
+	return Decision{}
+}
+
+// decide judges an action for a caller with the given roles. It is the one
+// decision function of the module.
+func decide(roles []*compiledRole, a Action) Decision {
+	if isLifecycle(a.Method) {
+		return Decision{Allowed: true, Lifecycle: true}
+	}
+	if a.Method == "completion/complete" {
+		// An explicit deny of completion/complete still wins; otherwise the
+		// caller may complete exactly what it may use.
+		if d := decideRoles(roles, a.Method, a.Target, a.HasTarget); !d.Allowed && d.Rule != nil {
+			return d
+		}
+		if m, ok := completionMethod(a); ok {
+			return decideRoles(roles, m, a.Target, a.HasTarget)
+		}
+		return Decision{}
+	}
+	return decideRoles(roles, a.Method, a.Target, a.HasTarget)
+}
+
+// completionMethod maps a completion/complete action to the action whose
+// permission it needs: prompts/get of the prompt, or resources/read of the
+// resource template (matched literally against the rules).
+func completionMethod(a Action) (string, bool) {
+	switch a.Ref {
+	case "ref/prompt":
+		return "prompts/get", true
+	case "ref/resource":
+		return "resources/read", true
+	}
+	return "", false
+}

@@ -1,0 +1,91 @@
+package mcpauth
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// digestOf hashes a presented token. Tokens up to 256 bytes (every
+// realistic one) are copied into a stack buffer first, so the hash costs no
+// allocation.
+func digestOf(token string) [32]byte {
+	var buf [256]byte
+	if len(token) <= len(buf) {
+		n := copy(buf[:], token)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// maxTokenFile bounds what is read of a token file.
+const maxTokenFile = 64 << 20
+
+// readTokenFile reads "<name> <secret> <role...>" lines. Errors name the
+// file and line, never a secret.
+func readTokenFile(path string) ([]Token, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("token file %s: %v", path, errWithoutPath(err))
+	}
+	defer f.Close()
+	toks, err := parseTokenFile(io.LimitReader(f, maxTokenFile))
+	if err != nil {
+		return nil, fmt.Errorf("token file %s:%v", path, err)
+	}
+	return toks, nil
+}
+
+// errWithoutPath strips the *PathError wrapper, whose path is already named.
+func errWithoutPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// parseTokenFile parses a token file's text. An error starts with the line
+// number ("12: …").
+func parseTokenFile(r io.Reader) ([]Token, error) {
+	var toks []Token
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		text = stripComment(text)
+		fields := strings.Fields(text)
+		if len(fields) == 0 {
+			continue
+		}
+		if len(fields) < 3 {
+			return nil, fmt.Errorf("%d: want \"<name> <secret> <role...>\", got %d field(s)", line, len(fields))
+		}
+		if isRuntimeSecret(fields[1]) {
+			return nil, fmt.Errorf("%d: token %q: placeholders are not expanded in token files", line, fields[0])
+		}
+		if _, err := secretDigest(fields[1]); err != nil {
+			return nil, fmt.Errorf("%d: token %q: %v", line, fields[0], err)
+		}
+		toks = append(toks, Token{Name: fields[0], Secret: fields[1], Roles: fields[2:]})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%d: %v", line+1, err)
+	}
+	return toks, nil
+}
+
+// stripComment removes a '#' comment that starts the line or follows white
+// space; a '#' inside a secret is kept.
+func stripComment(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '#' && (i == 0 || s[i-1] == ' ' || s[i-1] == '\t') {
+			return s[:i]
+		}
+	}
+	return s
+}
