@@ -97,10 +97,10 @@ func TestParseTokenFile(t *testing.T) {
 		t.Errorf("parsed %+v", toks)
 	}
 	bad := map[string]string{
-		"alice s3cret\n":                    "1: want",
-		"\n\nalice\n":                       "3: want",
-		"bob sha256:12 reader\n":            `1: token "bob": malformed digest`,
-		"carol {env.CAROL} reader\n":        "placeholders are not expanded",
+		"alice s3cret\n":             "1: want",
+		"\n\nalice\n":                "3: want",
+		"bob sha256:12 reader\n":     `1: token "bob": malformed digest`,
+		"carol {env.CAROL} reader\n": "placeholders are not expanded",
 	}
 	for text, want := range bad {
 		_, err := parseTokenFile(strings.NewReader(text))

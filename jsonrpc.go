@@ -125,13 +125,13 @@ const (
 // parseMessage reads the object at body[i] (valid JSON guaranteed).
 func parseMessage(body []byte, i int) (message, int, *rpcError) {
 	var (
-		m                      message
-		flags                  int
-		jsonrpc, method        []byte
-		params                 []byte
-		idFirst                byte
-		dupErr                 *rpcError
-		seen                   keySet
+		m               message
+		flags           int
+		jsonrpc, method []byte
+		params          []byte
+		idFirst         byte
+		dupErr          *rpcError
+		seen            keySet
 	)
 	end := walkObject(body, i, func(key, val []byte) bool {
 		if e := seen.add(key); e != "" {

@@ -119,7 +119,9 @@ func TestStatusTable(t *testing.T) {
 			return withHeader(post(callEcho, ""), "Authorization", "Bearer "+aliceToken, "Bearer "+bobToken)
 		}, 400, false, `Bearer realm="mcp", error="invalid_request"`, `"invalid_request"`},
 		{"tab in credential", func() *http.Request { return withHeader(post(callEcho, ""), "Authorization", "Bearer\t"+aliceToken) }, 400, false, `Bearer realm="mcp", error="invalid_request"`, `"invalid_request"`},
-		{"non-ASCII credential", func() *http.Request { return withHeader(post(callEcho, ""), "Authorization", "Bearer "+aliceToken+"\xe9") }, 400, false, `Bearer realm="mcp", error="invalid_request"`, `"invalid_request"`},
+		{"non-ASCII credential", func() *http.Request {
+			return withHeader(post(callEcho, ""), "Authorization", "Bearer "+aliceToken+"\xe9")
+		}, 400, false, `Bearer realm="mcp", error="invalid_request"`, `"invalid_request"`},
 		{"unknown token", func() *http.Request { return post(callEcho, "nope") }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `{"error":"invalid_token"`},
 		{"secret prefix is not the secret", func() *http.Request { return post(callEcho, aliceToken[:len(aliceToken)-1]) }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `"invalid_token"`},
 		{"digest is not the secret", func() *http.Request { return post(callEcho, hashToken(aliceToken)) }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `"invalid_token"`},
@@ -259,10 +261,10 @@ func TestForwardedRequest(t *testing.T) {
 		t.Errorf("upstream headers: %v", next.header)
 	}
 	for k, want := range map[string]string{
-		"http.auth.user.id":     "bob",
-		"http.auth.user.roles":  "reader",
-		"http.mcp_auth.method":  "tools/call",
-		"http.mcp_auth.target":  "get_x",
+		"http.auth.user.id":      "bob",
+		"http.auth.user.roles":   "reader",
+		"http.mcp_auth.method":   "tools/call",
+		"http.mcp_auth.target":   "get_x",
 		"http.mcp_auth.decision": "allow",
 	} {
 		if got, _ := res.repl.GetString(k); got != want {
