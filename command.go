@@ -76,4 +76,3 @@ func cmdNewToken(out io.Writer) error {
 	_, err := fmt.Fprintf(out, "%s\n%s\n", tok, hashToken(tok))
 	return err
 }
-
