@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -78,6 +79,11 @@ type MCPAuth struct {
 	bearer  bool
 	logger  *zap.Logger
 	invalid int
+
+	// stepUp, set when OAuth is configured, names the scope string to ask
+	// for (the scopes the caller has plus one that would grant the action)
+	// when some scope would entitle the caller to a denied action.
+	stepUp func(p *principal, a Action) (scope string, ok bool)
 }
 
 // Token is a static bearer token.
@@ -98,11 +104,35 @@ type Token struct {
 
 // principal is an authenticated caller.
 type principal struct {
+	// id is the namespaced identity for anything keyed on identity
+	// (session binding, audit, throttling): "token:<name>" for a static
+	// token, "jwt:<iss>#<sub>" for an access token.
+	id string
+	// name is the plain public name: the token name, or a JWT's sub. It is
+	// {http.auth.user.id}.
 	name      string
-	digest    [32]byte
+	digest    [32]byte // static tokens only
 	roleNames []string
 	roles     []*compiledRole
 	rolesStr  string
+	// OAuth callers only.
+	scopes   []string
+	clientID string
+	exp      time.Time
+}
+
+// setPlaceholders publishes the caller to the replacer.
+func (p *principal) setPlaceholders(repl *caddy.Replacer) {
+	if repl == nil {
+		return
+	}
+	repl.Set("http.auth.user.id", p.name)
+	repl.Set("http.auth.user.roles", p.rolesStr)
+	repl.Set("http.mcp_auth.principal", p.id)
+	if p.scopes != nil {
+		repl.Set("http.auth.user.scopes", strings.Join(p.scopes, " "))
+		repl.Set("http.auth.user.client_id", p.clientID)
+	}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -177,7 +207,7 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		if len(t.Roles) == 0 {
 			return fmt.Errorf("%s: at least one role is required", where)
 		}
-		p := &principal{name: t.Name, roleNames: t.Roles, rolesStr: strings.Join(t.Roles, ",")}
+		p := &principal{id: "token:" + t.Name, name: t.Name, roleNames: t.Roles, rolesStr: strings.Join(t.Roles, ",")}
 		for _, rn := range t.Roles {
 			cr, ok := roles[rn]
 			if !ok {
@@ -280,10 +310,7 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl != nil {
-		repl.Set("http.auth.user.id", p.name)
-		repl.Set("http.auth.user.roles", p.rolesStr)
-	}
+	p.setPlaceholders(repl)
 
 	if r.Method == http.MethodPost {
 		if !m.judgeBody(w, r, p, repl) {
@@ -401,6 +428,27 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		return true
 	}
 
+	m.answerDenied(w, r, p, batch, msgs, decisions)
+	return false
+}
+
+// answerDenied answers a body in which some message was denied. Precedence:
+// a step-up answer for an OAuth caller whom some scope would entitle (403
+// insufficient_scope) wins; else hide_denied (answer as for an unknown
+// item); else deny_with. In a batch, one step-up element makes the whole
+// answer the step-up 403.
+func (m *MCPAuth) answerDenied(w http.ResponseWriter, r *http.Request, p *principal, batch bool, msgs []message, decisions []Decision) {
+	if m.stepUp != nil {
+		for i, msg := range msgs {
+			if decisions[i].Allowed {
+				continue
+			}
+			if scope, ok := m.stepUp(p, msg.action); ok {
+				m.insufficientScope(w, r, scope, msg.action)
+				return
+			}
+		}
+	}
 	status := http.StatusOK
 	if m.DenyWith == denyStatus {
 		status = http.StatusForbidden
@@ -408,7 +456,7 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 	if !batch {
 		msg := msgs[0]
 		m.refuseRPC(w, r, status, rpcErrorBody(msg.id, CodePermissionDenied, deniedMessage(msg.action)))
-		return false
+		return
 	}
 	// A batch with any denied element is refused whole: one error for each
 	// request in it.
@@ -434,10 +482,16 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		// Only notifications were denied: nothing to answer per request.
 		m.refuseRPC(w, r, http.StatusForbidden, rpcErrorBody(nil, CodePermissionDenied,
 			"batch refused: a notification in the batch was denied"))
-		return false
+		return
 	}
 	m.refuseRPC(w, r, status, out.Bytes())
-	return false
+}
+
+// insufficientScope answers the step-up 403 (RFC 6750 §3.1): the client
+// may ask its authorization server for the scope named and retry.
+func (m *MCPAuth) insufficientScope(w http.ResponseWriter, r *http.Request, scope string, a Action) {
+	w.Header().Set("WWW-Authenticate", m.challenge("insufficient_scope")+`, scope="`+scope+`"`)
+	m.refuse(w, r, http.StatusForbidden, "insufficient_scope", deniedMessage(a)+" (needs scope "+scope+")", "")
 }
 
 func (m *MCPAuth) tooLarge() string {
