@@ -135,8 +135,13 @@ func parseMessage(body []byte, i int) (message, int, *rpcError) {
 	)
 	end := walkObject(body, i, func(key, val []byte) bool {
 		if e := seen.add(key); e != "" {
-			dupErr = invalidReq(nil, "invalid request: "+e)
-			return false
+			if dupErr == nil {
+				dupErr = invalidReq(nil, "invalid request: "+e)
+			}
+			if strings.EqualFold(string(key), "id") {
+				idAmbiguous = true
+			}
+			return true // read on: the id may come later
 		}
 		switch string(key) {
 		case "jsonrpc":
@@ -160,6 +165,9 @@ func parseMessage(body []byte, i int) (message, int, *rpcError) {
 		return true
 	})
 	if dupErr != nil {
+		if flags&hasID != 0 && !idAmbiguous && (idFirst == '"' || idFirst == '-' || (idFirst >= '0' && idFirst <= '9')) {
+			dupErr.id = m.id
+		}
 		return m, end, dupErr
 	}
 	// From here on the id is known well enough to echo, when it is a string
