@@ -130,6 +130,7 @@ func parseMessage(body []byte, i int) (message, int, *rpcError) {
 		jsonrpc, method []byte
 		params          []byte
 		idFirst         byte
+		idAmbiguous     bool // a duplicate or case variant of "id"
 		dupErr          *rpcError
 		seen            keySet
 	)
