@@ -40,6 +40,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		deny_with     jsonrpc|status  # default jsonrpc
 //		max_body      <size>          # default 1MiB
 //		pass_authorization
+//
+//		hide_denied [go|typescript] {   # answer denied items as unknown ones
+//			tool_message     <template>   # {name}, {quoted}
+//			prompt_message   <template>
+//			resource_message <template>
+//		}
+//		identity_header <name>          # e.g. X-MCP-User: the principal
+//		roles_header    <name>          # e.g. X-MCP-Roles: the roles
+//		session_key     {env.VAR}       # default: random key in Caddy's storage
+//		session_binding on|off          # default on
+//		allowed_origins <origin...>     # default: any
+//		audit                           # one log entry per decision
 //	}
 //
 // A secret is a literal token (stored as its sha256: digest in the adapted
@@ -184,6 +196,96 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			m.PassAuthorization = true
+
+		case "hide_denied":
+			if err := once(sub); err != nil {
+				return err
+			}
+			h := &HideDenied{}
+			if d.NextArg() {
+				h.Style = d.Val()
+				if h.Style != styleGo && h.Style != styleTypeScript {
+					return d.Errf("hide_denied: want go or typescript, got %q", h.Style)
+				}
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+			}
+			for d.NextBlock(nesting + 1) {
+				field := d.Val()
+				var msg string
+				if !d.AllArgs(&msg) {
+					return d.ArgErr()
+				}
+				switch field {
+				case "tool_message":
+					h.ToolMessage = msg
+				case "prompt_message":
+					h.PromptMessage = msg
+				case "resource_message":
+					h.ResourceMessage = msg
+				default:
+					return d.Errf("hide_denied: unrecognized subdirective '%s'", field)
+				}
+			}
+			m.HideDenied = h
+
+		case "identity_header", "roles_header", "session_key":
+			if err := once(sub); err != nil {
+				return err
+			}
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			switch sub {
+			case "identity_header", "roles_header":
+				if !validHeaderName(val) {
+					return d.Errf("%s: %q is not a valid header name", sub, val)
+				}
+				if sub == "identity_header" {
+					m.IdentityHeader = val
+				} else {
+					m.RolesHeader = val
+				}
+			case "session_key":
+				if !isRuntimeSecret(val) {
+					return d.Errf("session_key: use an {env.*} or {file.*} placeholder, so the key stays out of the JSON config")
+				}
+				m.SessionKey = val
+			}
+
+		case "session_binding":
+			if err := once(sub); err != nil {
+				return err
+			}
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			switch val {
+			case "on":
+			case "off":
+				m.DisableSessionBinding = true
+			default:
+				return d.Errf("session_binding: want on or off, got %q", val)
+			}
+
+		case "allowed_origins":
+			origins := d.RemainingArgs()
+			if len(origins) == 0 {
+				return d.ArgErr()
+			}
+			m.AllowedOrigins = append(m.AllowedOrigins, origins...)
+
+		case "audit":
+			if err := once(sub); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			m.Audit = true
 
 		default:
 			return d.Errf("unrecognized mcp_auth subdirective '%s'", sub)

@@ -132,7 +132,7 @@ func parseMessage(body []byte, i int) (message, int, *rpcError) {
 		idFirst         byte
 		idAmbiguous     bool // a duplicate or case variant of "id"
 		dupErr          *rpcError
-		seen            keySet
+		seen            jsonKeySet
 	)
 	end := walkObject(body, i, func(key, val []byte) bool {
 		if e := seen.add(key); e != "" {
@@ -229,7 +229,7 @@ func (a *Action) fillTarget(params, id []byte) *rpcError {
 	}
 	var name, uri, ref []byte
 	if params != nil {
-		var seen keySet
+		var seen jsonKeySet
 		var dupErr *rpcError
 		walkObject(params, 0, func(key, val []byte) bool {
 			if e := seen.add(key); e != "" {
@@ -273,7 +273,7 @@ func (a *Action) fillTarget(params, id []byte) *rpcError {
 			return invalidParams(id, "invalid params: completion/complete needs params.ref, an object")
 		}
 		var typ, rname, ruri []byte
-		var seen keySet
+		var seen jsonKeySet
 		var dupErr *rpcError
 		walkObject(ref, 0, func(key, val []byte) bool {
 			if e := seen.add(key); e != "" {
@@ -313,16 +313,16 @@ func (a *Action) fillTarget(params, id []byte) *rpcError {
 	return nil
 }
 
-// keySet records the keys of one object, to refuse duplicates and
+// jsonKeySet records the keys of one object, to refuse duplicates and
 // case variants of protocol keys. Small objects stay on the stack.
-type keySet struct {
+type jsonKeySet struct {
 	small [8]string
 	n     int
 	big   map[string]struct{}
 }
 
 // add records key and returns a description of the problem, if any.
-func (k *keySet) add(key []byte) string {
+func (k *jsonKeySet) add(key []byte) string {
 	for _, p := range protocolKeys {
 		if len(key) <= 4*len(p) && string(key) != p && strings.EqualFold(string(key), p) {
 			return "key " + quote(string(key)) + " differs from " + quote(p) + " only in case"

@@ -75,6 +75,44 @@ type MCPAuth struct {
 	// token reaches the backend. Default: false.
 	PassAuthorization bool `json:"pass_authorization,omitempty"`
 
+	// Answer a call to a tool, prompt or resource that the caller may not
+	// use the way the backend answers one that does not exist, so that a
+	// refusal does not reveal that the item exists. Default: off (deny_with
+	// applies).
+	HideDenied *HideDenied `json:"hide_denied,omitempty"`
+
+	// A request header set to the caller's principal ("token:<name>",
+	// "jwt:<iss>#<sub>") for the backend. Every client-supplied copy (any
+	// case, repeated, or spelled with underscores) is removed first, so the
+	// backend can trust it. Default: none.
+	IdentityHeader string `json:"identity_header,omitempty"`
+
+	// A request header set to the caller's roles, comma-separated, for the
+	// backend; client-supplied copies are removed as for identity_header.
+	// Default: none.
+	RolesHeader string `json:"roles_header,omitempty"`
+
+	// The key that binds session ids to principals: at least 32
+	// characters, usually an {env.*} or {file.*} placeholder, shared by
+	// every instance behind one load balancer. Default: a random key
+	// created on first use in Caddy's storage (shared by instances that
+	// share the storage).
+	SessionKey string `json:"session_key,omitempty"`
+
+	// Turn session binding off: the backend's Mcp-Session-Id is passed as
+	// it is. Default: false (binding is on).
+	DisableSessionBinding bool `json:"disable_session_binding,omitempty"`
+
+	// Origins (scheme://host[:port]) allowed to call. A request whose Origin
+	// header is present and not listed gets 403 (MCP's DNS rebinding
+	// rule); a request without Origin passes. Default: any origin.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	// Log every decision as one structured entry on the logger
+	// http.handlers.mcp_auth.audit (route it with Caddy's log config).
+	// Default: false.
+	Audit bool `json:"audit,omitempty"`
+
 	tokens  map[[32]byte]*principal
 	bearer  bool
 	logger  *zap.Logger
@@ -84,6 +122,10 @@ type MCPAuth struct {
 	// for (the scopes the caller has plus one that would grant the action)
 	// when some scope would entitle the caller to a denied action.
 	stepUp func(p *principal, a Action) (scope string, ok bool)
+
+	sessions *sessionKeys // nil when session binding is off
+	origins  map[string]bool
+	audit    *zap.Logger
 }
 
 // Token is a static bearer token.
@@ -166,6 +208,9 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		m.invalid = http.StatusForbidden
 	}
 	if err := m.validateSettings(); err != nil {
+		return err
+	}
+	if err := m.provisionExposure(ctx); err != nil {
 		return err
 	}
 
@@ -294,7 +339,7 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case http.MethodPost, http.MethodGet, http.MethodDelete:
 	case http.MethodOptions:
 		if r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" &&
-			r.ContentLength <= 0 && len(r.TransferEncoding) == 0 {
+			r.ContentLength <= 0 && len(r.TransferEncoding) == 0 && m.originAllowed(r) {
 			// A CORS preflight carries no credential: the backend answers it.
 			return next.ServeHTTP(w, r)
 		}
@@ -305,6 +350,12 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
+	if !m.originAllowed(r) {
+		m.refuse(w, r, http.StatusForbidden, "forbidden_origin", "requests from this Origin are not allowed", "")
+		m.auditRefusal(r, nil, "forbidden_origin")
+		return nil
+	}
+
 	p, ok := m.authenticate(w, r)
 	if !ok {
 		return nil
@@ -312,19 +363,69 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	p.setPlaceholders(repl)
 
-	if r.Method == http.MethodPost {
-		if !m.judgeBody(w, r, p, repl) {
+	// Session binding: unwrap the id the client holds, after checking that
+	// it was issued to this principal.
+	var sessionKey []byte
+	if m.sessions != nil {
+		var err error
+		if sessionKey, err = m.sessions.get(r.Context()); err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		switch ids := r.Header.Values("Mcp-Session-Id"); len(ids) {
+		case 0:
+		case 1:
+			sid, ok := unwrapSessionID(sessionKey, p.id, ids[0])
+			if !ok {
+				m.refuse(w, r, http.StatusNotFound, "session_not_found",
+					"no such session for this caller; start a new session with initialize", "")
+				m.auditRefusal(r, p, "session_not_found")
+				return nil
+			}
+			r.Header.Set("Mcp-Session-Id", sid)
+		default:
+			m.refuse(w, r, http.StatusBadRequest, "invalid_request", "Mcp-Session-Id may appear once", "")
 			return nil
 		}
-	} else if ce := m.logger.Check(zapcore.DebugLevel, "allowed"); ce != nil {
-		ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr), zap.String("http_method", r.Method))
+	}
+
+	hasList := false
+	if r.Method == http.MethodPost {
+		var ok bool
+		if ok, hasList = m.judgeBody(w, r, p, repl); !ok {
+			return nil
+		}
+	} else {
+		if ce := m.logger.Check(zapcore.DebugLevel, "allowed"); ce != nil {
+			ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr), zap.String("http_method", r.Method))
+		}
+		m.auditHTTP(r, p)
 	}
 
 	if !m.PassAuthorization {
 		r.Header.Del(m.Header)
 		r.Header.Del(defaultHeader)
 	}
-	return next.ServeHTTP(w, r)
+	m.setIdentityHeaders(r, p)
+	if r.Method == http.MethodDelete && sessionKey == nil {
+		return next.ServeHTTP(w, r)
+	}
+	// Replies are read (list filtering, session ids): ask the backend, and
+	// any encode handler inside this one, for an uncompressed reply.
+	r.Header.Set("Accept-Encoding", "identity")
+	rw := &responseWriter{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		roles:                 p.roles,
+		bufferJSON:            hasList,
+	}
+	if sessionKey != nil {
+		rw.wrapSession = func(sid string) string { return wrapSessionID(sessionKey, p.id, sid) }
+	}
+	err := next.ServeHTTP(rw, r)
+	if rw.finish() {
+		m.logger.Warn("withheld a list reply that could not be filtered",
+			zap.String("user", p.name), zap.String("http_method", r.Method))
+	}
+	return err
 }
 
 // authenticate reads and checks the credential, answering the refusal
@@ -365,21 +466,21 @@ func (m *MCPAuth) challenge(code string) string {
 // judgeBody reads, classifies and judges a POST body, and restores it for
 // the backend. It answers the refusal itself and returns false when the
 // request must not go on.
-func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal, repl *caddy.Replacer) bool {
+func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal, repl *caddy.Replacer) (ok, hasList bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
 			"unsupported media type: a JSON-RPC message is sent as application/json"))
-		return false
+		return false, false
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
 			"unsupported content encoding: send the JSON-RPC message uncompressed"))
-		return false
+		return false, false
 	}
 	if r.ContentLength > m.MaxBody {
 		m.refuseRPC(w, r, http.StatusRequestEntityTooLarge, rpcErrorBody(nil, codeInvalidRequest, m.tooLarge()))
-		return false
+		return false, false
 	}
 	body, err := readBody(r.Body, m.MaxBody)
 	if err != nil {
@@ -388,7 +489,7 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		} else {
 			m.refuseRPC(w, r, http.StatusBadRequest, rpcErrorBody(nil, codeParseError, "parse error: the body could not be read"))
 		}
-		return false
+		return false, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
@@ -398,7 +499,13 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 	batch, msgs, rerr := classify(body)
 	if rerr != nil {
 		m.refuseRPC(w, r, rerr.status, rpcErrorBody(rerr.id, rerr.code, rerr.msg))
-		return false
+		m.auditRefusal(r, p, "malformed")
+		return false, false
+	}
+	if why := checkMCPHeaders(r, batch, msgs); why != "" {
+		m.refuseRPC(w, r, http.StatusBadRequest, rpcErrorBody(msgs[0].id, codeInvalidRequest, "invalid request: "+why))
+		m.auditRefusal(r, p, "header_mismatch")
+		return false, false
 	}
 
 	var denied []int // indexes of denied messages
@@ -412,6 +519,9 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		if !d.Allowed {
 			denied = append(denied, i)
 		}
+		if _, isList := listMethodUse(msg.action.Method); isList && msg.kind == kindRequest {
+			hasList = true
+		}
 	}
 	if repl != nil {
 		method, target := summarize(msgs)
@@ -423,13 +533,13 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 			repl.Set("http.mcp_auth.decision", "allow")
 		}
 	}
-	m.logDecisions(p, msgs, decisions, len(denied) > 0)
+	m.logDecisions(r, p, msgs, decisions, len(denied) > 0)
 	if len(denied) == 0 {
-		return true
+		return true, hasList
 	}
 
 	m.answerDenied(w, r, p, batch, msgs, decisions)
-	return false
+	return false, false
 }
 
 // answerDenied answers a body in which some message was denied. Precedence:
@@ -445,6 +555,41 @@ func (m *MCPAuth) answerDenied(w http.ResponseWriter, r *http.Request, p *princi
 			}
 			if scope, ok := m.stepUp(p, msg.action); ok {
 				m.insufficientScope(w, r, scope, msg.action)
+				return
+			}
+		}
+	}
+	if h := m.HideDenied; h != nil {
+		// Answer as for an unknown item, each denied request of a batch too.
+		if !batch {
+			if body, ok := h.unknownAnswer(msgs[0].id, msgs[0].action); ok {
+				m.refuseRPC(w, r, http.StatusOK, body)
+				return
+			}
+		} else {
+			var out bytes.Buffer
+			out.WriteByte('[')
+			n, hidden := 0, true
+			for i, msg := range msgs {
+				if msg.kind != kindRequest {
+					continue
+				}
+				body := rpcErrorBody(msg.id, CodePermissionDenied, "batch refused: another request in the batch was denied")
+				if !decisions[i].Allowed {
+					var ok bool
+					if body, ok = h.unknownAnswer(msg.id, msg.action); !ok {
+						hidden = false
+					}
+				}
+				if n > 0 {
+					out.WriteByte(',')
+				}
+				n++
+				out.Write(body)
+			}
+			out.WriteByte(']')
+			if hidden && n > 0 {
+				m.refuseRPC(w, r, http.StatusOK, out.Bytes())
 				return
 			}
 		}
@@ -522,7 +667,7 @@ func summarize(msgs []message) (string, string) {
 	return strings.Join(ms, ","), strings.Join(ts, ",")
 }
 
-func (m *MCPAuth) logDecisions(p *principal, msgs []message, ds []Decision, anyDenied bool) {
+func (m *MCPAuth) logDecisions(r *http.Request, p *principal, msgs []message, ds []Decision, anyDenied bool) {
 	level := zapcore.DebugLevel
 	if anyDenied {
 		level = zapcore.InfoLevel
@@ -541,6 +686,13 @@ func (m *MCPAuth) logDecisions(p *principal, msgs []message, ds []Decision, anyD
 			ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr),
 				zap.String("method", msg.action.Method), zap.String("target", msg.action.Target),
 				zap.String("rule", ds[i].Reason()))
+		}
+		if m.audit != nil {
+			decision := "allow"
+			if anyDenied {
+				decision = "deny"
+			}
+			m.auditDecision(r, p, msg.action, decision, ds[i])
 		}
 	}
 }

@@ -181,9 +181,20 @@ func TestStatusTable(t *testing.T) {
 		{"DELETE session", func() *http.Request {
 			r := httptest.NewRequest(http.MethodDelete, "/mcp", nil)
 			r.Header.Set("Authorization", "Bearer "+bobToken)
-			r.Header.Set("Mcp-Session-Id", "abc")
+			r.Header.Set("Mcp-Session-Id", wrapSessionID(m.sessions.key, "token:bob", "abc"))
 			return r
 		}, 200, true, "", `"result"`},
+		{"session of another principal", func() *http.Request {
+			r := httptest.NewRequest(http.MethodDelete, "/mcp", nil)
+			r.Header.Set("Authorization", "Bearer "+bobToken)
+			r.Header.Set("Mcp-Session-Id", wrapSessionID(m.sessions.key, "token:alice", "abc"))
+			return r
+		}, 404, false, "", `{"error":"session_not_found"`},
+		{"unwrapped session id", func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Set("Mcp-Session-Id", "abc")
+			return r
+		}, 404, false, "", `"session_not_found"`},
 		{"CORS preflight without credential", func() *http.Request {
 			r := httptest.NewRequest(http.MethodOptions, "/mcp", nil)
 			r.Header.Set("Origin", "https://app.example")

@@ -178,6 +178,9 @@ type Decision struct {
 	// Lifecycle is set when the action was allowed without consulting the
 	// roles (initialize, ping, notifications/*, client responses).
 	Lifecycle bool
+	// Implied is set when a list method was allowed because Rule lets the
+	// caller use some item of that family.
+	Implied string
 }
 
 // Reason describes what decided, for logs; never the role table.
@@ -185,6 +188,8 @@ func (d Decision) Reason() string {
 	switch {
 	case d.Lifecycle:
 		return "lifecycle"
+	case d.Rule != nil && d.Implied != "":
+		return d.Rule.String() + " (implies " + d.Implied + ")"
 	case d.Rule != nil:
 		return d.Rule.String()
 	default:
@@ -235,7 +240,22 @@ func decide(roles []*compiledRole, a Action) Decision {
 		}
 		return Decision{}
 	}
-	return decideRoles(roles, a.Method, a.Target, a.HasTarget)
+	d := decideRoles(roles, a.Method, a.Target, a.HasTarget)
+	if d.Allowed || d.Rule != nil {
+		return d
+	}
+	// A caller that may use some item of a family may list it (the reply
+	// is filtered to those items) unless a rule denies the list itself.
+	if use, ok := listMethodUse(a.Method); ok {
+		for _, r := range roles {
+			for _, rule := range r.allow {
+				if rule.method.match(use) {
+					return Decision{Allowed: true, Rule: rule, Implied: a.Method}
+				}
+			}
+		}
+	}
+	return d
 }
 
 // completionMethod maps a completion/complete action to the action whose

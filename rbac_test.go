@@ -96,6 +96,9 @@ var testRoles = map[string]Role{
 	"deleter": {
 		Allow: []Rule{{Method: "tools/call", Targets: []string{"delete_*"}}},
 	},
+	"no-list": {
+		Deny: []Rule{{Method: "tools/list"}},
+	},
 	"no-secrets": {
 		Deny: []Rule{{Method: "*", Targets: []string{"*secret*"}}},
 	},
@@ -132,6 +135,10 @@ func TestDecide(t *testing.T) {
 		{"completion of resource template, literal", []string{"reader"}, Action{Method: "completion/complete", Target: "file:///docs/{path}", HasTarget: true, Ref: "ref/resource"}, true, "role reader: allow resources/read file:///docs/*"},
 		{"completion of denied template", []string{"reader"}, Action{Method: "completion/complete", Target: "file:///private/{path}", HasTarget: true, Ref: "ref/resource"}, false, "no rule matched"},
 		{"completion explicit deny wins", []string{"admin", "no-secrets"}, Action{Method: "completion/complete", Target: "secret", HasTarget: true, Ref: "ref/prompt"}, false, "role no-secrets: deny * *secret*"},
+		{"list implied by a use rule", []string{"deleter"}, call("tools/list", ""), true, "role deleter: allow tools/call delete_* (implies tools/list)"},
+		{"templates list implied by resources/read", []string{"reader"}, call("resources/templates/list", ""), true, "role reader: allow resources/read file:///docs/* (implies resources/templates/list)"},
+		{"list not implied by another family", []string{"deleter"}, call("prompts/list", ""), false, "no rule matched"},
+		{"explicit deny of a list wins", []string{"deleter", "no-list"}, call("tools/list", ""), false, "role no-list: deny tools/list"},
 		{"completion does not inherit allow *", []string{"admin"}, Action{Method: "completion/complete", Target: "delete_x", HasTarget: true, Ref: "ref/prompt"}, true, "role admin: allow *"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,100 @@
+package mcpauth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// Session binding, stateless: the Mcp-Session-Id a backend issues is
+// handed to the client as
+//
+//	base64url(HMAC-SHA256(key, principal ‖ 0x00 ‖ sid)) "." sid
+//
+// and unwrapped on every request after its MAC is checked against the
+// caller's principal. Another principal presenting it, or a forged or
+// tampered id, gets 404, on which MCP clients start a new session under
+// their own principal. Nothing is remembered per session, so binding
+// survives reloads and restarts and works across instances sharing the key.
+
+const macLen = 43 // base64url of 32 bytes, unpadded
+
+// sessionKeys yields the binding key: a configured one, or one created
+// lazily (on the first request that needs it, never during `caddy
+// validate`) under the storage lock in Caddy's storage, shared by every
+// instance that shares the storage.
+type sessionKeys struct {
+	mu      sync.Mutex
+	key     []byte
+	storage certmagic.Storage
+}
+
+const sessionKeyStorageKey = "mcp_auth/session_key"
+
+func (s *sessionKeys) get(ctx context.Context) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key != nil {
+		return s.key, nil
+	}
+	if s.storage == nil {
+		return nil, errors.New("no session key and no storage")
+	}
+	if err := s.storage.Lock(ctx, sessionKeyStorageKey); err != nil {
+		return nil, fmt.Errorf("locking session key: %v", err)
+	}
+	defer func() { _ = s.storage.Unlock(context.WithoutCancel(ctx), sessionKeyStorageKey) }()
+	raw, err := s.storage.Load(ctx, sessionKeyStorageKey)
+	switch {
+	case err == nil && len(raw) >= 32:
+		s.key = raw
+		return s.key, nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("loading session key: %v", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := s.storage.Store(ctx, sessionKeyStorageKey, key); err != nil {
+		return nil, fmt.Errorf("storing session key: %v", err)
+	}
+	s.key = key
+	return s.key, nil
+}
+
+func sessionMAC(key []byte, principalID, sid string) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(principalID))
+	h.Write([]byte{0})
+	h.Write([]byte(sid))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// wrapSessionID binds a backend session id to a principal.
+func wrapSessionID(key []byte, principalID, sid string) string {
+	return sessionMAC(key, principalID, sid) + "." + sid
+}
+
+// unwrapSessionID returns the backend session id when wrapped was issued to
+// this principal.
+func unwrapSessionID(key []byte, principalID, wrapped string) (string, bool) {
+	mac, sid, ok := strings.Cut(wrapped, ".")
+	if !ok || len(mac) != macLen || sid == "" {
+		return "", false
+	}
+	want := sessionMAC(key, principalID, sid)
+	if !hmac.Equal([]byte(mac), []byte(want)) {
+		return "", false
+	}
+	return sid, true
+}
