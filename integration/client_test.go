@@ -1,16 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -18,6 +18,10 @@ import (
 // request with (mcpauth.CodePermissionDenied). Spelled out here so that a
 // change of the published code fails these tests.
 const codePermissionDenied = -32003
+
+// responseHeaderTimeout bounds every wait for an answer's headers, so that
+// a broken setup fails instead of hanging until the go test timeout.
+const responseHeaderTimeout = 15 * time.Second
 
 // bearerTransport adds "Authorization: Bearer <token>" to every request.
 type bearerTransport struct {
@@ -34,22 +38,119 @@ func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // newHTTPClient returns a client with its own connection pool (closed when
 // the test ends) that presents token, if not empty.
 func newHTTPClient(t *testing.T, token string, base *http.Transport) *http.Client {
+	return newRecordingClient(t, token, base, nil)
+}
+
+// newRecordingClient is newHTTPClient that also keeps, in log (if not nil),
+// every POST body with its application/json answer.
+func newRecordingClient(t *testing.T, token string, base *http.Transport, log *wireLog) *http.Client {
 	t.Helper()
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	if base.ResponseHeaderTimeout == 0 {
+		// A proxy that buffers an event stream would otherwise hang the
+		// SDK's Connect, which waits for the GET stream's headers.
+		base.ResponseHeaderTimeout = responseHeaderTimeout
+	}
 	t.Cleanup(base.CloseIdleConnections)
 	var rt http.RoundTripper = base
+	if log != nil {
+		rt = &recordingTransport{log: log, base: rt}
+	}
 	if token != "" {
-		rt = &bearerTransport{token: token, base: base}
+		rt = &bearerTransport{token: token, base: rt}
 	}
 	return &http.Client{Transport: rt}
+}
+
+// exchange is a POSTed JSON-RPC message and the JSON answer to it, as they
+// crossed the wire between the SDK client and Caddy.
+type exchange struct {
+	request  []byte
+	status   int
+	response []byte // nil when the answer was not application/json
+}
+
+type wireLog struct {
+	mu        sync.Mutex
+	exchanges []exchange
+}
+
+// recordingTransport tees POST bodies and their application/json answers
+// into a wireLog. Event streams pass untouched.
+type recordingTransport struct {
+	log  *wireLog
+	base http.RoundTripper
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return rt.base.RoundTrip(r)
+	}
+	reqBody, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	resp, err := rt.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	ex := exchange{request: reqBody, status: resp.StatusCode}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		ex.response = body
+	}
+	rt.log.mu.Lock()
+	rt.log.exchanges = append(rt.log.exchanges, ex)
+	rt.log.mu.Unlock()
+	return resp, nil
+}
+
+// lastAnswerTo finds the latest JSON-RPC request for method and target sent
+// through the log, and returns its id and the error that answered it.
+func (l *wireLog) lastAnswerTo(t *testing.T, method, target string) (id json.RawMessage, answer rpcErr, status int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.exchanges) - 1; i >= 0; i-- {
+		ex := l.exchanges[i]
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Name string `json:"name"`
+				URI  string `json:"uri"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(ex.request, &req) != nil || req.Method != method || req.Params.Name+req.Params.URI != target {
+			continue
+		}
+		if ex.response == nil {
+			t.Fatalf("%s %s was answered %d without a JSON body", method, target, ex.status)
+		}
+		if err := json.Unmarshal(ex.response, &answer); err != nil {
+			t.Fatalf("%s %s: answer is not a JSON-RPC message: %v\n%s", method, target, err, ex.response)
+		}
+		return req.ID, answer, ex.status
+	}
+	t.Fatalf("%s %s was never sent", method, target)
+	return nil, rpcErr{}, 0
 }
 
 // session is a connected SDK client session and what it observed.
 type session struct {
 	*mcp.ClientSession
 	progress chan progressEvent
+	wire     *wireLog
 }
 
 type progressEvent struct {
@@ -71,7 +172,7 @@ func connect(t *testing.T, o connectOpts) (*session, error) {
 	if o.endpoint == "" {
 		o.endpoint = httpEndpoint()
 	}
-	s := &session{progress: make(chan progressEvent, 64)}
+	s := &session{progress: make(chan progressEvent, 64), wire: &wireLog{}}
 	client := mcp.NewClient(&mcp.Implementation{Name: "integration-client", Version: "1.0.0"}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			s.progress <- progressEvent{at: time.Now(), token: req.Params.ProgressToken, amount: req.Params.Progress}
@@ -81,7 +182,7 @@ func connect(t *testing.T, o connectOpts) (*session, error) {
 	defer cancel()
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:             o.endpoint,
-		HTTPClient:           newHTTPClient(t, o.token, o.transport),
+		HTTPClient:           newRecordingClient(t, o.token, o.transport, s.wire),
 		DisableStandaloneSSE: o.noStandaloneSSE,
 		MaxRetries:           -1,
 	}, nil)
@@ -97,7 +198,11 @@ func mustConnect(t *testing.T, o connectOpts) *session {
 	t.Helper()
 	s, err := connect(t, o)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", o.endpoint, err)
+		where := o.endpoint
+		if where == "" {
+			where = httpEndpoint()
+		}
+		t.Fatalf("connect to %s: %v", where, err)
 	}
 	return s
 }
@@ -133,22 +238,40 @@ func contentText(t *testing.T, cs []mcp.Content) string {
 	return tc.Text
 }
 
-// assertDenied checks that err is the JSON-RPC permission-denied error of
-// mcp_auth, and that its message names the method and the target.
-func assertDenied(t *testing.T, err error, method, target string) {
+// assertDenied checks a call that mcp_auth must deny: on the wire, the
+// answer to the request is a JSON-RPC error with the request's id, code
+// -32003 and a message naming the method and the target; the SDK client
+// returns that as an error whose text names both.
+//
+// It does not require the SDK error to unwrap to a *jsonrpc.Error: go-sdk
+// v1.8.0 reads -32003 as its internal "client is closing" error and hides
+// the code (see TestKnownBugDeniedCodeCollidesWithGoSDK).
+func (s *session) assertDenied(t *testing.T, err error, method, target string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s %s: want permission denied, got success", method, target)
 	}
-	var werr *jsonrpc.Error
-	if !errors.As(err, &werr) {
-		t.Fatalf("%s %s: want a JSON-RPC error, got %T: %v", method, target, err, err)
+	if !strings.Contains(err.Error(), method) || !strings.Contains(err.Error(), target) {
+		t.Errorf("%s %s: SDK error %q does not name the method and the target", method, target, err)
 	}
-	if werr.Code != codePermissionDenied {
-		t.Errorf("%s %s: code = %d, want %d (message %q)", method, target, werr.Code, codePermissionDenied, werr.Message)
+	id, answer, _ := s.wire.lastAnswerTo(t, method, target)
+	assertPermissionDenied(t, id, answer, method, target)
+}
+
+// assertPermissionDenied checks a JSON-RPC answer from mcp_auth.
+func assertPermissionDenied(t *testing.T, id json.RawMessage, answer rpcErr, method, target string) {
+	t.Helper()
+	if answer.JSONRPC != "2.0" || answer.Error == nil || answer.Result != nil {
+		t.Fatalf("%s %s: want a JSON-RPC error, got %+v", method, target, answer)
 	}
-	if !strings.Contains(werr.Message, method) || !strings.Contains(werr.Message, target) {
-		t.Errorf("%s %s: message %q does not name the method and the target", method, target, werr.Message)
+	if !bytes.Equal(answer.ID, id) {
+		t.Errorf("%s %s: answer id %s, want the request's id %s", method, target, answer.ID, id)
+	}
+	if answer.Error.Code != codePermissionDenied {
+		t.Errorf("%s %s: code = %d, want %d (message %q)", method, target, answer.Error.Code, codePermissionDenied, answer.Error.Message)
+	}
+	if !strings.Contains(answer.Error.Message, method) || !strings.Contains(answer.Error.Message, target) {
+		t.Errorf("%s %s: message %q does not name the method and the target", method, target, answer.Error.Message)
 	}
 }
 
