@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
@@ -20,7 +21,8 @@ func (m *MCPAuth) auditFields(r *http.Request, p *principal) []zap.Field {
 	if sid := r.Header.Get("Mcp-Session-Id"); sid != "" {
 		f = append(f, zap.String("session", sid))
 	}
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+	// {http.request.uuid} is Caddy's request id; it needs the request's vars.
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && r.Context().Value(caddyhttp.VarsCtxKey) != nil {
 		if id, ok := repl.GetString("http.request.uuid"); ok && id != "" {
 			f = append(f, zap.String("request_id", id))
 		}

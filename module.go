@@ -729,7 +729,7 @@ func (m *MCPAuth) refuseRPC(w http.ResponseWriter, r *http.Request, status int, 
 
 func (m *MCPAuth) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	h := w.Header()
-	if origin := r.Header.Get("Origin"); origin != "" {
+	if origin := r.Header.Get("Origin"); origin != "" && m.originAllowed(r) {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id")
 		h.Add("Vary", "Origin")

@@ -41,6 +41,18 @@ func newHandler(t testing.TB, mutate func(*MCPAuth)) *MCPAuth {
 	return m
 }
 
+// provisionErr provisions like newHandler and returns the error.
+func provisionErr(t testing.TB, mutate func(*MCPAuth)) error {
+	m := &MCPAuth{
+		Tokens: []Token{{Name: "bob", Secret: bobToken, Roles: []string{"reader"}}},
+		Roles:  testRoles,
+	}
+	mutate(m)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	return m.Provision(ctx)
+}
+
 // spy is a next handler that records what was forwarded.
 type spy struct {
 	calls  int

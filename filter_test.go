@@ -1,0 +1,218 @@
+package mcpauth
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func readerRoles(t testing.TB) []*compiledRole { return mustRoles(t, testRoles, "reader") }
+
+func TestFilterMessage(t *testing.T) {
+	roles := readerRoles(t)
+	tests := []struct{ name, in, want string }{
+		{"tools with cursor and meta kept",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_a","inputSchema":{}},{"name":"delete_db"},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_a","inputSchema":{}},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`},
+		{"nothing to drop returns the same bytes",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[ {"name":"get_a"} ]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[ {"name":"get_a"} ]}}`},
+		{"escaped name judged decoded",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"del\u0065te_db"},{"name":"get_\u0061"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_\u0061"}]}}`},
+		{"items without a name dropped",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"title":"x"},{"name":5},"get_a",{"name":"get_b"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_b"}]}}`},
+		{"resources by uri",
+			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:///docs/a","name":"a"},{"uri":"file:///private/x","name":"x"}]}}`,
+			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:///docs/a","name":"a"}]}}`},
+		{"templates literally",
+			`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"},{"uriTemplate":"file:///{dir}/x","name":"p"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"}]}}`},
+		{"prompts all allowed for reader",
+			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"},{"name":"b"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"},{"name":"b"}]}}`},
+		{"batch of responses",
+			`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"},{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`,
+			`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`},
+		{"a tools/call result is not a list",
+			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`},
+		{"a request carrying tools is not filtered",
+			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := filterMessage([]byte(tt.in), roles)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"tools":[{"name":"rm"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"Tools":[{"name":"rm"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"rm"}}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"}]}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[{"name":"rm"}]}}`,
+	} {
+		if out, err := filterMessage([]byte(bad), roles); err == nil {
+			t.Errorf("filterMessage(%s) = %s, want a refusal", bad, out)
+		}
+	}
+	// An item with two names is dropped, whatever either says.
+	got, _ := filterMessage([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a","name":"rm"},{"name":"get_b"}]}}`), roles)
+	if string(got) != `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_b"}]}}` {
+		t.Errorf("ambiguous item: %s", got)
+	}
+}
+
+// flushRecorder counts flushes and snapshots the body at each.
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	flushes []string
+}
+
+func (f *flushRecorder) Flush() { f.flushes = append(f.flushes, f.Body.String()) }
+
+func newTestWriter(t testing.TB, bufferJSON bool) (*responseWriter, *flushRecorder) {
+	rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+	return &responseWriter{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
+		roles:                 readerRoles(t),
+		bufferJSON:            bufferJSON,
+		wrapSession:           func(s string) string { return "wrapped." + s },
+	}, rec
+}
+
+func TestResponseWriterSSE(t *testing.T) {
+	rw, rec := newTestWriter(t, false)
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.Header().Set("Content-Length", "999")
+	rw.Header().Set("Mcp-Session-Id", "s1")
+	rw.WriteHeader(200)
+	if rec.Header().Get("Content-Length") != "" || rec.Header().Get("Mcp-Session-Id") != "wrapped.s1" {
+		t.Fatalf("headers: %v", rec.Header())
+	}
+	progress := "event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n"
+	// An event split across writes is held until it ends, then flushed.
+	_, _ = rw.Write([]byte(progress[:20]))
+	if rec.Body.Len() != 0 {
+		t.Fatal("half an event was passed on")
+	}
+	_, _ = rw.Write([]byte(progress[20:]))
+	if rec.Body.String() != progress || len(rec.flushes) == 0 || rec.flushes[len(rec.flushes)-1] != progress {
+		t.Fatalf("the complete event was not written and flushed at once: %q, flushes %q", rec.Body.String(), rec.flushes)
+	}
+	list := "id: 2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"get_a\"},\r\ndata: {\"name\":\"rm\"}]}}\r\n\r\n"
+	_, _ = rw.Write([]byte(list))
+	want := progress + "id: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"get_a\"}]}}\n\n"
+	if rec.Body.String() != want {
+		t.Fatalf("got %q\nwant %q", rec.Body.String(), want)
+	}
+	// Two events in one write, CR line ends.
+	two := "data: {\"a\":1}\r\rdata: {\"b\":2}\r\r"
+	_, _ = rw.Write([]byte(two))
+	if !strings.HasSuffix(rec.Body.String(), two) {
+		t.Fatalf("CR events: %q", rec.Body.String())
+	}
+	if rw.finish() {
+		t.Error("finish reported a refusal")
+	}
+}
+
+func TestResponseWriterSSEUnfilterableEndsStream(t *testing.T) {
+	rw, rec := newTestWriter(t, false)
+	rw.Header().Set("Content-Type", "text/event-stream")
+	rw.WriteHeader(200)
+	_, err := rw.Write([]byte("data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"rm\"}],\"tools\":[]}}\n\n"))
+	if err == nil || strings.Contains(rec.Body.String(), "rm") {
+		t.Fatalf("an ambiguous list went through: %q (err %v)", rec.Body.String(), err)
+	}
+	big := append([]byte("data: "), bytes.Repeat([]byte("x"), maxFilteredResponse+1)...)
+	rw2, rec2 := newTestWriter(t, false)
+	rw2.Header().Set("Content-Type", "text/event-stream")
+	rw2.WriteHeader(200)
+	if _, err := rw2.Write(big); err == nil || rec2.Body.Len() != 0 {
+		t.Fatal("an oversized event was not refused")
+	}
+}
+
+func TestResponseWriterJSON(t *testing.T) {
+	rw, rec := newTestWriter(t, true)
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Content-Length", "100")
+	rw.WriteHeader(200)
+	body := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"},{"name":"get_a"}],"nextCursor":"n"}}`
+	_, _ = rw.ReadFrom(strings.NewReader(body[:30]))
+	_, _ = rw.Write([]byte(body[30:]))
+	if rec.Body.Len() != 0 {
+		t.Fatal("a JSON list reply was passed on before it was filtered")
+	}
+	if rw.finish() {
+		t.Fatal("refused")
+	}
+	want := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"nextCursor":"n"}}`
+	if rec.Body.String() != want || rec.Header().Get("Content-Length") != fmt.Sprint(len(want)) || rec.Code != 200 {
+		t.Fatalf("got %d %q (Content-Length %s)", rec.Code, rec.Body.String(), rec.Header().Get("Content-Length"))
+	}
+
+	// Not a list request: passed through as it comes.
+	rw2, rec2 := newTestWriter(t, false)
+	rw2.Header().Set("Content-Type", "application/json")
+	rw2.WriteHeader(200)
+	_, _ = rw2.Write([]byte(body))
+	if rec2.Body.String() != body {
+		t.Fatal("a reply to a non-list request was held")
+	}
+
+	// Compressed or oversized list replies are withheld: 502.
+	for _, setup := range []func(*responseWriter){
+		func(rw *responseWriter) { rw.Header().Set("Content-Encoding", "gzip"); rw.WriteHeader(200); _, _ = rw.Write([]byte("x")) },
+		func(rw *responseWriter) {
+			rw.WriteHeader(200)
+			_, _ = rw.Write(bytes.Repeat([]byte(" "), maxFilteredResponse))
+			_, _ = rw.Write([]byte(body))
+		},
+		func(rw *responseWriter) { rw.WriteHeader(200); _, _ = rw.Write([]byte(body[:60])) },
+	} {
+		rw, rec := newTestWriter(t, true)
+		rw.Header().Set("Content-Type", "application/json")
+		setup(rw)
+		if !rw.finish() || rec.Code != http.StatusBadGateway || strings.Contains(rec.Body.String(), "rm") ||
+			!strings.Contains(rec.Body.String(), `"code":-32603`) {
+			t.Errorf("got %d %q", rec.Code, rec.Body.String())
+		}
+	}
+}
+
+func TestSessionBinding(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	w := wrapSessionID(key, "token:alice", "sid-1")
+	if sid, ok := unwrapSessionID(key, "token:alice", w); !ok || sid != "sid-1" {
+		t.Fatalf("unwrap own: %q %v", sid, ok)
+	}
+	for name, tc := range map[string]struct{ principal, id string }{
+		"other principal":     {"token:bob", w},
+		"jwt with same name":  {"jwt:https://as#alice", w},
+		"tampered sid":        {"token:alice", w + "x"},
+		"tampered mac":        {"token:alice", "A" + w[1:]},
+		"bare backend id":     {"token:alice", "sid-1"},
+		"empty sid":           {"token:alice", w[:macLen+1]},
+		"other key":           {"token:alice", wrapSessionID([]byte("another key of thirty-two bytes!"), "token:alice", "sid-1")},
+		"principal/sid shift": {"token:alic", wrapSessionID(key, "token:alic", "e\x00sid-1")[:0] + w},
+	} {
+		if _, ok := unwrapSessionID(key, tc.principal, tc.id); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
