@@ -177,7 +177,11 @@ func TestResponseWriterJSON(t *testing.T) {
 
 	// Compressed or oversized list replies are withheld: 502.
 	for _, setup := range []func(*responseWriter){
-		func(rw *responseWriter) { rw.Header().Set("Content-Encoding", "gzip"); rw.WriteHeader(200); _, _ = rw.Write([]byte("x")) },
+		func(rw *responseWriter) {
+			rw.Header().Set("Content-Encoding", "gzip")
+			rw.WriteHeader(200)
+			_, _ = rw.Write([]byte("x"))
+		},
 		func(rw *responseWriter) {
 			rw.WriteHeader(200)
 			_, _ = rw.Write(bytes.Repeat([]byte(" "), maxFilteredResponse))
