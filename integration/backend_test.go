@@ -41,6 +41,8 @@ type seenRequest struct {
 	RPC []string
 	// Status is the status the backend answered, 0 until it wrote one.
 	Status int
+	// SessionID is the Mcp-Session-Id the backend set on its answer.
+	SessionID string
 }
 
 // span is one run of the slow_count tool, timed by the backend.
@@ -199,21 +201,22 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.b.mu.Lock()
-	if w.sr.Status == 0 {
-		w.sr.Status = code
-	}
-	w.b.mu.Unlock()
+	w.note(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(p []byte) (int, error) {
-	w.b.mu.Lock()
-	if w.sr.Status == 0 {
-		w.sr.Status = http.StatusOK
-	}
-	w.b.mu.Unlock()
+	w.note(http.StatusOK)
 	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) note(code int) {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	if w.sr.Status == 0 {
+		w.sr.Status = code
+		w.sr.SessionID = w.Header().Get("Mcp-Session-Id")
+	}
 }
 
 func (w *statusWriter) Flush() {
@@ -284,6 +287,21 @@ func (b *backend) lastSlowRun() (span, bool) {
 		return span{}, false
 	}
 	return b.slowRuns[len(b.slowRuns)-1], true
+}
+
+// sessionIDFor returns the id the backend itself issued for the session
+// the client knows as clientSID. mcp_auth may hand the client a wrapped id
+// (session binding: "<mac>.<backend id>"); the backend only ever sees its
+// own.
+func (b *backend) sessionIDFor(t *testing.T, clientSID string) string {
+	t.Helper()
+	for _, r := range b.requests() {
+		if id := r.SessionID; id != "" && (clientSID == id || strings.HasSuffix(clientSID, "."+id)) {
+			return id
+		}
+	}
+	t.Fatalf("the backend never issued a session id that the client's %q stands for", clientSID)
+	return ""
 }
 
 // sawRPC reports whether any forwarded POST carried the given

@@ -155,9 +155,11 @@ func assertDeniedNotForwarded(t *testing.T, b *backend, s *session, method, targ
 }
 
 // waitForStream waits until the backend has answered a GET for the session
-// with 200, that is until the standalone SSE stream is connected.
-func waitForStream(t *testing.T, b *backend, sid string) {
+// with 200, that is until the standalone SSE stream is connected. sid is
+// the client's session id.
+func waitForStream(t *testing.T, b *backend, clientSID string) {
 	t.Helper()
+	sid := b.sessionIDFor(t, clientSID)
 	waitFor(t, 10*time.Second, "the standalone GET stream of session "+sid, func() bool {
 		for _, r := range b.requests() {
 			if r.Method == http.MethodGet && r.Header.Get("Mcp-Session-Id") == sid && r.Status == http.StatusOK {
@@ -169,9 +171,10 @@ func waitForStream(t *testing.T, b *backend, sid string) {
 }
 
 // waitForDelete waits until the backend has answered the DELETE that ends
-// the session.
-func waitForDelete(t *testing.T, b *backend, sid string) {
+// the session. sid is the client's session id.
+func waitForDelete(t *testing.T, b *backend, clientSID string) {
 	t.Helper()
+	sid := b.sessionIDFor(t, clientSID)
 	waitFor(t, 10*time.Second, "the DELETE of session "+sid, func() bool {
 		for _, r := range b.requests() {
 			if r.Method == http.MethodDelete && r.Header.Get("Mcp-Session-Id") == sid && r.Status != 0 {
@@ -205,18 +208,12 @@ func TestReaderSession(t *testing.T) {
 			waitForStream(t, b, sid)
 			ctx := ctxT(t)
 
-			tools, err := s.ListTools(ctx, nil)
-			if err != nil {
-				t.Fatalf("tools/list: %v", err)
-			}
-			var names []string
-			for _, tool := range tools.Tools {
-				names = append(names, tool.Name)
-			}
-			slices.Sort(names)
-			if want := []string{"delete_db", "echo", "get_time", "slow_count"}; !slices.Equal(names, want) {
-				t.Errorf("tools/list = %v, want %v", names, want)
-			}
+			// Discovery is filtered down to what the role may use.
+			s.assertLists(t, catalog{
+				tools:     []string{"echo", "get_time"},
+				resources: []string{"file:///docs/readme.md"},
+				prompts:   []string{"summarize"},
+			})
 			if got := s.callText(t, "echo", map[string]any{"text": "hello"}); got != "echo: hello" {
 				t.Errorf("echo = %q", got)
 			}
@@ -237,9 +234,6 @@ func TestReaderSession(t *testing.T) {
 				return err
 			})
 
-			if _, err := s.ListResources(ctx, nil); err != nil {
-				t.Errorf("resources/list: %v", err)
-			}
 			res, err := s.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///docs/readme.md"})
 			if err != nil {
 				t.Fatalf("resources/read file:///docs/readme.md: %v", err)
@@ -252,9 +246,6 @@ func TestReaderSession(t *testing.T) {
 				return err
 			})
 
-			if _, err := s.ListPrompts(ctx, nil); err != nil {
-				t.Errorf("prompts/list: %v", err)
-			}
 			p, err := s.GetPrompt(ctx, &mcp.GetPromptParams{Name: "summarize"})
 			if err != nil {
 				t.Fatalf("prompts/get summarize: %v", err)
@@ -286,6 +277,46 @@ func TestReaderSession(t *testing.T) {
 	}
 }
 
+// catalog is what the lists of a session show, each sorted.
+type catalog struct{ tools, resources, prompts []string }
+
+// assertLists checks tools/list, resources/list and prompts/list.
+func (s *session) assertLists(t *testing.T, want catalog) {
+	t.Helper()
+	ctx := ctxT(t)
+	var got catalog
+	tools, err := s.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatalf("tools/list: %v", err)
+	}
+	for _, x := range tools.Tools {
+		got.tools = append(got.tools, x.Name)
+	}
+	resources, err := s.ListResources(ctx, nil)
+	if err != nil {
+		t.Fatalf("resources/list: %v", err)
+	}
+	for _, x := range resources.Resources {
+		got.resources = append(got.resources, x.URI)
+	}
+	prompts, err := s.ListPrompts(ctx, nil)
+	if err != nil {
+		t.Fatalf("prompts/list: %v", err)
+	}
+	for _, x := range prompts.Prompts {
+		got.prompts = append(got.prompts, x.Name)
+	}
+	for _, l := range []struct {
+		name      string
+		got, want []string
+	}{{"tools/list", got.tools, want.tools}, {"resources/list", got.resources, want.resources}, {"prompts/list", got.prompts, want.prompts}} {
+		slices.Sort(l.got)
+		if !slices.Equal(l.got, l.want) {
+			t.Errorf("%s = %v, want %v", l.name, l.got, l.want)
+		}
+	}
+}
+
 // TestAdminSession: the admin role may do everything but delete_*: deny
 // beats allow *.
 func TestAdminSession(t *testing.T) {
@@ -294,6 +325,11 @@ func TestAdminSession(t *testing.T) {
 	s := mustConnect(t, connectOpts{token: aliceToken})
 	ctx := ctxT(t)
 
+	s.assertLists(t, catalog{
+		tools:     []string{"echo", "get_time", "slow_count"}, // delete_* is denied
+		resources: []string{"file:///docs/readme.md", "file:///private/x"},
+		prompts:   []string{"secret_prompt", "summarize"},
+	})
 	if got := s.callText(t, "echo", map[string]any{"text": "x"}); got != "echo: x" {
 		t.Errorf("echo = %q", got)
 	}
@@ -701,6 +737,74 @@ func TestStatelessBackend(t *testing.T) {
 	}
 	if b.calls("delete_db") != 0 {
 		t.Error("delete_db ran")
+	}
+	b.assertNoAuthorization(t)
+}
+
+// TestSessionBoundToPrincipal: a session id is no credential. Another
+// token presenting alice's session id, or alice presenting an id the
+// gateway did not issue to her, gets 404 (on which MCP clients start a new
+// session) and nothing reaches the backend; alice's session goes on. Once
+// the session has ended, the backend's own 404 for it is passed through.
+func TestSessionBoundToPrincipal(t *testing.T) {
+	b := newBackend(t, modeSSE)
+	startCaddy(t, plainSite(b.Addr))
+	alice := mustConnect(t, connectOpts{token: aliceToken, noStandaloneSSE: true})
+	sid := alice.ID()
+	backendSID := b.sessionIDFor(t, sid)
+	version := alice.InitializeResult().ProtocolVersion
+
+	const echoCall = `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hijack"}}}`
+	bob := newHTTPClient(t, bobToken, nil)
+	aliceRaw := newHTTPClient(t, aliceToken, nil)
+	before := b.count()
+	for _, c := range []struct {
+		what   string
+		client *http.Client
+		method string
+		body   string
+		sid    string
+	}{
+		{"bob POSTs on alice's session", bob, http.MethodPost, echoCall, sid},
+		{"bob GETs alice's stream", bob, http.MethodGet, "", sid},
+		{"bob DELETEs alice's session", bob, http.MethodDelete, "", sid},
+		{"alice POSTs with an id the gateway did not issue", aliceRaw, http.MethodPost, echoCall, backendSID},
+	} {
+		r := do(t, c.client, c.method, httpEndpoint(), c.body, map[string]string{
+			"Accept":               "application/json, text/event-stream",
+			"Mcp-Session-Id":       c.sid,
+			"Mcp-Protocol-Version": version,
+		})
+		if r.Status != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404; body %s", c.what, r.Status, r.Body)
+		}
+	}
+	if n := b.count() - before; n != 0 {
+		t.Errorf("%d request(s) on a session of another principal reached the backend", n)
+	}
+	if b.calls("echo") != 0 {
+		t.Error("echo ran for a hijacked session")
+	}
+	if got := alice.callText(t, "echo", map[string]any{"text": "mine"}); got != "echo: mine" {
+		t.Errorf("alice's echo = %q", got)
+	}
+
+	// After the session ends, the backend answers 404 for it, and the
+	// gateway passes that on rather than turning it into 401 or 403.
+	if err := alice.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	waitForDelete(t, b, sid)
+	before = b.count()
+	r := do(t, aliceRaw, http.MethodPost, httpEndpoint(), echoCall, map[string]string{
+		"Mcp-Session-Id":       sid,
+		"Mcp-Protocol-Version": version,
+	})
+	if r.Status != http.StatusNotFound {
+		t.Errorf("POST on an ended session: status %d, want the backend's 404; body %s", r.Status, r.Body)
+	}
+	if b.count() != before+1 {
+		t.Errorf("the POST on an ended session did not reach the backend (%d requests)", b.count()-before)
 	}
 	b.assertNoAuthorization(t)
 }
