@@ -123,6 +123,7 @@ type MCPAuth struct {
 	// when some scope would entitle the caller to a denied action.
 	stepUp func(p *principal, a Action) (scope string, ok bool)
 
+	streams  streamSet
 	sessions *sessionKeys // nil when session binding is off
 	origins  map[string]bool
 	audit    *zap.Logger
@@ -282,6 +283,14 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// Cleanup ends the GET streams opened under this config.
+func (m *MCPAuth) Cleanup() error {
+	if n := m.streams.closeAll(); n > 0 {
+		m.logger.Info("closed GET streams opened under the previous config; clients reconnect", zap.Int("streams", n))
+	}
+	return nil
+}
+
 // How denials are answered.
 const (
 	denyJSONRPC = "jsonrpc"
@@ -408,6 +417,11 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	m.setIdentityHeaders(r, p)
 	if r.Method == http.MethodDelete && sessionKey == nil {
 		return next.ServeHTTP(w, r)
+	}
+	if r.Method == http.MethodGet {
+		var done func()
+		r, done = m.streams.track(r, p)
+		defer done()
 	}
 	// Replies are read (list filtering, session ids): ask the backend, and
 	// any encode handler inside this one, for an uncompressed reply.
@@ -772,6 +786,7 @@ func remoteHost(r *http.Request) string {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*MCPAuth)(nil)
+	_ caddy.CleanerUpper          = (*MCPAuth)(nil)
 	_ caddy.Validator             = (*MCPAuth)(nil)
 	_ caddyhttp.MiddlewareHandler = (*MCPAuth)(nil)
 )
