@@ -52,6 +52,20 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		session_binding on|off          # default on
 //		allowed_origins <origin...>     # default: any
 //		audit                           # one log entry per decision
+//
+//		jwt {                           # OAuth 2.1 access tokens (see parseJWTBlock)
+//			issuer      <url>
+//			jwks_url    <url>             # or jwks_file <path> / public_key <pem file>
+//			audience    <aud...>
+//			scope_role  <scope> <role...>
+//		}
+//		resource_metadata {             # RFC 9728 metadata (see MCPProtectedResource)
+//			resource              <url>   # default: the single jwt audience
+//			authorization_servers <url...>
+//			scopes_supported      <scope...>
+//			resource_name         <name>
+//		}
+//		challenge_scope <scope...>      # scope="…" in 401 challenges
 //	}
 //
 // A secret is a literal token (stored as its sha256: digest in the adapted
@@ -287,6 +301,36 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			m.Audit = true
 
+		case "jwt":
+			if err := once(sub); err != nil {
+				return err
+			}
+			cfg, err := parseJWTBlock(d, nesting)
+			if err != nil {
+				return err
+			}
+			m.JWT = cfg
+
+		case "resource_metadata":
+			if err := once(sub); err != nil {
+				return err
+			}
+			md, err := parseResourceMetadataBlock(d, nesting)
+			if err != nil {
+				return err
+			}
+			m.ResourceMetadata = md
+
+		case "challenge_scope":
+			if err := once(sub); err != nil {
+				return err
+			}
+			scopes, err := parseChallengeScope(d)
+			if err != nil {
+				return err
+			}
+			m.ChallengeScope = scopes
+
 		default:
 			return d.Errf("unrecognized mcp_auth subdirective '%s'", sub)
 		}
@@ -297,8 +341,11 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return ref.err
 		}
 	}
-	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 {
-		return d.Err("mcp_auth: at least one token or token_file is required")
+	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 && m.JWT == nil {
+		return d.Err("mcp_auth: at least one token or token_file is required, or jwt")
+	}
+	if m.JWT != nil && m.InvalidTokenStatus == 403 {
+		return d.Err("mcp_auth: invalid_token 403 cannot be used with jwt: OAuth clients re-authenticate only on 401")
 	}
 	return nil
 }

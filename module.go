@@ -113,6 +113,21 @@ type MCPAuth struct {
 	// Default: false.
 	Audit bool `json:"audit,omitempty"`
 
+	// Accept OAuth 2.1 access tokens (JWTs) from an authorization server,
+	// next to or instead of static tokens. Default: none.
+	JWT *JWTConfig `json:"jwt,omitempty"`
+
+	// The Protected Resource Metadata (RFC 9728) served at
+	// /.well-known/oauth-protected-resource<resource path> and named in
+	// every challenge. With jwt its fields default to the audience and
+	// the issuer. Default: none (served only when jwt or this is set).
+	ResourceMetadata *ResourceMetadata `json:"resource_metadata,omitempty"`
+
+	// The scopes a client should ask for first, sent as scope="…" in 401
+	// challenges. Without it the parameter is omitted and clients fall
+	// back to the metadata's scopes_supported. Default: none.
+	ChallengeScope []string `json:"challenge_scope,omitempty"`
+
 	tokens  map[[32]byte]*principal
 	bearer  bool
 	logger  *zap.Logger
@@ -122,6 +137,12 @@ type MCPAuth struct {
 	// for (the scopes the caller has plus one that would grant the action)
 	// when some scope would entitle the caller to a denied action.
 	stepUp func(p *principal, a Action) (scope string, ok bool)
+
+	// OAuth (jwt.go, metadata.go): nil / empty unless configured.
+	oauth               *oauthState
+	prm                 *prmDoc
+	challengeParams     string // `, resource_metadata="…"`
+	challengeScopeParam string // `, scope="…"`
 
 	streams  streamSet
 	sessions *sessionKeys // nil when session binding is off
@@ -280,11 +301,13 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		p.digest = d
 		m.tokens[d] = p
 	}
-	return nil
+	return m.provisionOAuth(ctx)
 }
 
-// Cleanup ends the GET streams opened under this config.
+// Cleanup ends the GET streams opened under this config and releases the
+// shared JWKS fetcher.
 func (m *MCPAuth) Cleanup() error {
+	m.cleanupOAuth()
 	if n := m.streams.closeAll(); n > 0 {
 		m.logger.Info("closed GET streams opened under the previous config; clients reconnect", zap.Int("streams", n))
 	}
@@ -344,6 +367,11 @@ func (m *MCPAuth) lookup(token string) *principal {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if m.prm != nil && m.prm.matches(r.URL.Path) {
+		// The Protected Resource Metadata: public, before any auth.
+		m.prm.serve(w, r)
+		return nil
+	}
 	switch r.Method {
 	case http.MethodPost, http.MethodGet, http.MethodDelete:
 	case http.MethodOptions:
@@ -445,6 +473,13 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // authenticate reads and checks the credential, answering the refusal
 // itself when there is one.
 func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*principal, bool) {
+	if m.oauth != nil && !m.bearer && len(r.Header.Values(m.Header)) == 0 {
+		// A custom header carries static tokens only; an access token
+		// always comes in Authorization.
+		if tok, st := parseCredential(r.Header.Values(defaultHeader), true); st == credOK {
+			return m.authenticateJWT(w, r, tok)
+		}
+	}
 	tok, st := parseCredential(r.Header.Values(m.Header), m.bearer)
 	switch st {
 	case credMissing:
@@ -458,6 +493,9 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 		return nil, false
 	}
 	p := m.lookup(tok)
+	if p == nil && m.oauth != nil && m.bearer {
+		return m.authenticateJWT(w, r, tok)
+	}
 	if p == nil {
 		w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
 		m.refuse(w, r, m.invalid, "invalid_token", "the token is not known", "")
@@ -474,7 +512,7 @@ func (m *MCPAuth) challenge(code string) string {
 	if code != "" {
 		c += `, error="` + code + `"`
 	}
-	return c
+	return c + m.oauthChallengeParams(code)
 }
 
 // judgeBody reads, classifies and judges a POST body, and restores it for
@@ -786,7 +824,7 @@ func remoteHost(r *http.Request) string {
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*MCPAuth)(nil)
-	_ caddy.CleanerUpper          = (*MCPAuth)(nil)
 	_ caddy.Validator             = (*MCPAuth)(nil)
+	_ caddy.CleanerUpper          = (*MCPAuth)(nil)
 	_ caddyhttp.MiddlewareHandler = (*MCPAuth)(nil)
 )
