@@ -109,7 +109,7 @@ func TestHideDenied(t *testing.T) {
 		{"go", `{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///private/x"}}`, `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Resource not found","data":{"uri":"file:///private/x"}}}`},
 		{"typescript", `{"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///private/x"}}`, `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"MCP error -32602: Resource file:///private/x not found"}}`},
 		// Nothing to hide for a method without an item: deny_with applies.
-		{"go", `{"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"debug"}}`, `{"jsonrpc":"2.0","id":4,"error":{"code":-32003,"message":"permission denied: logging/setLevel"}}`},
+		{"go", `{"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"debug"}}`, `{"jsonrpc":"2.0","id":4,"error":{"code":-32030,"message":"permission denied: logging/setLevel"}}`},
 	}
 	for _, tt := range tests {
 		m := newHandler(t, func(m *MCPAuth) {
@@ -124,7 +124,7 @@ func TestHideDenied(t *testing.T) {
 		next := &spy{}
 		res := serve(t, m, next, post(tt.body, token))
 		wantStatus := 200
-		if strings.Contains(tt.want, "-32003") {
+		if strings.Contains(tt.want, "-32030") {
 			wantStatus = 403
 		}
 		if res.status != wantStatus || strings.TrimSpace(res.body) != tt.want || next.calls != 0 {

@@ -15,9 +15,13 @@ const (
 
 	// CodePermissionDenied is the JSON-RPC error code of a request that the
 	// caller's roles do not allow. It lies in the implementation-defined
-	// server-error range and avoids the codes that MCP and its SDKs use
-	// (-32000, -32001, -32002, -32020, -32042).
-	CodePermissionDenied = -32003
+	// server-error range and avoids every code that MCP and its official
+	// SDKs give a meaning: -32000, -32001 (TypeScript: connection closed,
+	// request timeout), -32001..-32005 (Go SDK internals; -32003 is its
+	// "client is closing"), -32002 (resource not found), -32020..-32022
+	// (header mismatch, capabilities, protocol version), -32042 (URL
+	// elicitation).
+	CodePermissionDenied = -32030
 )
 
 // msgKind is what a JSON-RPC message is, decided from the fields present.

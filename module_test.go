@@ -163,10 +163,10 @@ func TestStatusTable(t *testing.T) {
 		{"bare token", func() *http.Request { return withHeader(post(callEcho, ""), "Authorization", bobToken) }, 200, true, "", `"result"`},
 		{"lower-case scheme", func() *http.Request { return withHeader(post(callEcho, ""), "Authorization", "bearer "+bobToken) }, 200, true, "", `"result"`},
 		{"denied tool, jsonrpc", func() *http.Request { return post(callDelete, aliceToken) }, 200, false, "",
-			`{"jsonrpc":"2.0","id":"req-\u0031","error":{"code":-32003,"message":"permission denied: tools/call \"delete_db\""}}`},
+			`{"jsonrpc":"2.0","id":"req-\u0031","error":{"code":-32030,"message":"permission denied: tools/call \"delete_db\""}}`},
 		{"denied method", func() *http.Request {
 			return post(`{"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"debug"}}`, bobToken)
-		}, 200, false, "", `{"jsonrpc":"2.0","id":3,"error":{"code":-32003,"message":"permission denied: logging/setLevel"}}`},
+		}, 200, false, "", `{"jsonrpc":"2.0","id":3,"error":{"code":-32030,"message":"permission denied: logging/setLevel"}}`},
 		{"denied resource", func() *http.Request {
 			return post(`{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"file:///private/x"}}`, bobToken)
 		}, 200, false, "", `"message":"permission denied: resources/read \"file:///private/x\""`},
@@ -183,7 +183,7 @@ func TestStatusTable(t *testing.T) {
 		{"batch with one denied", func() *http.Request {
 			return post(`[`+callEcho+`,{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"delete_db"}}]`, bobToken)
 		}, 200, false, "",
-			`[{"jsonrpc":"2.0","id":7,"error":{"code":-32003,"message":"batch refused: another request in the batch was denied"}},{"jsonrpc":"2.0","id":9,"error":{"code":-32003,"message":"permission denied: tools/call \"delete_db\""}}]`},
+			`[{"jsonrpc":"2.0","id":7,"error":{"code":-32030,"message":"batch refused: another request in the batch was denied"}},{"jsonrpc":"2.0","id":9,"error":{"code":-32030,"message":"permission denied: tools/call \"delete_db\""}}]`},
 		{"GET stream", func() *http.Request {
 			r := httptest.NewRequest(http.MethodGet, "/mcp", nil)
 			r.Header.Set("Authorization", "Bearer "+bobToken)
@@ -300,7 +300,7 @@ func TestDenyWithStatus(t *testing.T) {
 	m := newHandler(t, func(m *MCPAuth) { m.DenyWith = "status" })
 	next := &spy{}
 	res := serve(t, m, next, post(callDelete, aliceToken))
-	want := `{"jsonrpc":"2.0","id":"req-\u0031","error":{"code":-32003,"message":"permission denied: tools/call \"delete_db\""}}` + "\n"
+	want := `{"jsonrpc":"2.0","id":"req-\u0031","error":{"code":-32030,"message":"permission denied: tools/call \"delete_db\""}}` + "\n"
 	if res.status != 403 || res.body != want || next.calls != 0 {
 		t.Errorf("got %d %s (forwarded %d)", res.status, res.body, next.calls)
 	}

@@ -199,8 +199,15 @@ func (d Decision) Reason() string {
 
 // isLifecycle reports whether every authenticated caller may send the
 // method, whatever its roles say.
+//
+// server/discover and subscriptions/listen are revision 2026-07-28's
+// (SEP-2575) replacements for initialize and the GET stream.
 func isLifecycle(method string) bool {
-	return method == "initialize" || method == "ping" || strings.HasPrefix(method, "notifications/")
+	switch method {
+	case "initialize", "ping", "server/discover", "subscriptions/listen":
+		return true
+	}
+	return strings.HasPrefix(method, "notifications/")
 }
 
 // decideRoles judges one (method, target) against the union of roles:

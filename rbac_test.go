@@ -125,6 +125,8 @@ func TestDecide(t *testing.T) {
 		{"reader tasks need a rule", []string{"reader"}, call("tasks/list", ""), false, "no rule matched"},
 		{"lifecycle initialize", []string{"reader"}, call("initialize", ""), true, "lifecycle"},
 		{"lifecycle ping", nil, call("ping", ""), true, "lifecycle"},
+		{"lifecycle server/discover", nil, call("server/discover", ""), true, "lifecycle"},
+		{"lifecycle subscriptions/listen", nil, call("subscriptions/listen", ""), true, "lifecycle"},
 		{"lifecycle notification", nil, call("notifications/initialized", ""), true, "lifecycle"},
 		{"no roles", nil, call("tools/list", ""), false, "no rule matched"},
 		{"union of allows", []string{"reader", "deleter"}, call("tools/call", "delete_x"), true, "role deleter: allow tools/call delete_*"},

@@ -17,7 +17,7 @@ import (
 // codePermissionDenied is the JSON-RPC code mcp_auth answers a denied
 // request with (mcpauth.CodePermissionDenied). Spelled out here so that a
 // change of the published code fails these tests.
-const codePermissionDenied = -32003
+const codePermissionDenied = -32030
 
 // responseHeaderTimeout bounds every wait for an answer's headers, so that
 // a broken setup fails instead of hanging until the go test timeout.
@@ -240,12 +240,9 @@ func contentText(t *testing.T, cs []mcp.Content) string {
 
 // assertDenied checks a call that mcp_auth must deny: on the wire, the
 // answer to the request is a JSON-RPC error with the request's id, code
-// -32003 and a message naming the method and the target; the SDK client
-// returns that as an error whose text names both.
-//
-// It does not require the SDK error to unwrap to a *jsonrpc.Error: go-sdk
-// v1.8.0 reads -32003 as its internal "client is closing" error and hides
-// the code (see TestKnownBugDeniedCodeCollidesWithGoSDK).
+// -32030 and a message naming the method and the target; the SDK client
+// returns that as an error whose text names both (TestDeniedCodeReadableByGoSDK
+// checks that the SDK also exposes the code).
 func (s *session) assertDenied(t *testing.T, err error, method, target string) {
 	t.Helper()
 	if err == nil {

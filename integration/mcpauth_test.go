@@ -190,7 +190,7 @@ func waitForDelete(t *testing.T, b *backend, clientSID string) {
 
 // TestReaderSession drives a whole session of the reader role through
 // Caddy with the SDK client, for JSON and SSE replies: allowed calls work,
-// denied ones get -32003 without reaching the backend and leave the session
+// denied ones get -32030 without reaching the backend and leave the session
 // usable, the standalone GET stream is forwarded, closing the session
 // forwards a DELETE, and the backend never sees the token.
 func TestReaderSession(t *testing.T) {

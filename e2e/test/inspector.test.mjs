@@ -48,7 +48,7 @@ describe("inspector-cli", () => {
       inspector(stack.url, tokens.reader, "--method", "tools/call", "--tool-name", "get-env"),
       (err) => {
         assert.equal(err.code, 1);
-        assert.match(err.stderr + err.stdout, /MCP error -32003: permission denied: tools\/call "get-env"/);
+        assert.match(err.stderr + err.stdout, /MCP error -32030: permission denied: tools\/call "get-env"/);
         return true;
       },
     );

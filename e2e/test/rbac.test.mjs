@@ -13,8 +13,8 @@ import { connect, startStack, text, tokens } from "../lib/harness.mjs";
 async function denied(promise, method, target) {
   await assert.rejects(promise, (err) => {
     assert.ok(err instanceof McpError, `want McpError, got ${err}`);
-    assert.equal(err.code, -32003);
-    assert.equal(err.message, `MCP error -32003: permission denied: ${method} ${JSON.stringify(target)}`);
+    assert.equal(err.code, -32030);
+    assert.equal(err.message, `MCP error -32030: permission denied: ${method} ${JSON.stringify(target)}`);
     return true;
   });
 }
