@@ -686,3 +686,37 @@ func TestOAuthProvisionErrors(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkVerify measures one access token check, as a request pays it:
+// uncached (signature and claims) and cached (a digest and a map lookup).
+//
+//	go test -run '^$' -bench BenchmarkVerify -benchmem .
+func BenchmarkVerify(b *testing.B) {
+	keys(b)
+	for _, k := range []testKey{rsaKey1S, ecKeyS} {
+		srv := newJWKSServer(b, k)
+		m := newOAuthHandler(b, srv.URL, nil)
+		waitKeys(b, m)
+		o := m.oauth
+		tok := sign(b, k, goodClaims())
+		ctx := context.Background()
+		b.Run(string(k.alg)+"/uncached", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				o.cache = newTokenCache(1)
+				if _, rej := o.verify(ctx, tok); rej != nil {
+					b.Fatal(rej.reason)
+				}
+			}
+		})
+		b.Run(string(k.alg)+"/cached", func(b *testing.B) {
+			o.cache = newTokenCache(defaultCacheSize)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, rej := o.verify(ctx, tok); rej != nil {
+					b.Fatal(rej.reason)
+				}
+			}
+		})
+	}
+}
