@@ -49,7 +49,8 @@ export const tokens = {
 //   prompts    simple-prompt (no arguments); args-prompt {city, state?}.
 // logging/setLevel is allowed to the reader because the Inspector CLI sets
 // the log level right after connecting and gives up when refused.
-export function caddyfile(port, upstreamPort) {
+// extra is inserted into the mcp_auth block (e.g. "hide_denied typescript").
+export function caddyfile(port, upstreamPort, extra = "") {
   return `{
 	admin off
 	persist_config off
@@ -73,6 +74,7 @@ http://127.0.0.1:${port} {
 			allow prompts/get simple-prompt
 			allow logging/setLevel
 		}
+		${extra}
 	}
 	reverse_proxy 127.0.0.1:${upstreamPort}
 }
@@ -174,7 +176,7 @@ export function post(url, body, headers = {}) {
 
 // startStack starts server-everything and Caddy in front of it. It returns
 // { url, upstreamUrl, stop() }: url is Caddy's MCP endpoint.
-export async function startStack() {
+export async function startStack({ extra = "" } = {}) {
   if (!existsSync(caddyBin)) {
     throw new Error(`no Caddy at ${caddyBin}: run \`go build -o bin/caddy ./cmd/caddy\` at the repository root, or set CADDY_BIN`);
   }
@@ -202,7 +204,7 @@ export async function startStack() {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/mcp`;
     const config = join(dir, "Caddyfile");
-    await writeFile(config, caddyfile(port, upstreamPort));
+    await writeFile(config, caddyfile(port, upstreamPort, extra));
     const caddy = new Proc("caddy", caddyBin, ["run", "--config", config, "--adapter", "caddyfile"], {
       cwd: dir,
       // Keep Caddy's storage and config out of the user's home.

@@ -35,18 +35,37 @@ describe("roles", () => {
     await stack?.stop();
   });
 
-  test("admin lists all tools, the same as the server without Caddy", async () => {
+  test("admin lists every tool of the server but the one it may not call", async () => {
     const { tools } = await admin.listTools();
     const all = names((await direct.listTools()).tools);
-    assert.deepEqual(names(tools), all);
-    for (const t of ["echo", "get-sum", "get-env", "trigger-long-running-operation"]) {
+    for (const t of ["echo", "get-sum", "get-env", "trigger-long-running-operation", "get-tiny-image"]) {
       assert.ok(all.includes(t), `server-everything offers ${t}: ${all}`);
     }
+    assert.deepEqual(names(tools), all.filter((t) => t !== "get-env"));
   });
 
-  test("reader lists the tools too (tools/list is not filtered)", async () => {
+  test("reader lists exactly the allowed subset of what the admin sees", async () => {
     const { tools } = await reader.listTools();
-    assert.ok(names(tools).includes("echo"));
+    const adminTools = names((await admin.listTools()).tools);
+    const allowed = ["echo", "get-sum", "trigger-long-running-operation"];
+    assert.deepEqual(names(tools), adminTools.filter((t) => allowed.includes(t)));
+    assert.deepEqual(names(tools), [...allowed].sort());
+    // The filtered items are whole: schemas and descriptions survive.
+    const direct_echo = (await direct.listTools()).tools.find((t) => t.name === "echo");
+    assert.deepEqual(tools.find((t) => t.name === "echo"), direct_echo);
+  });
+
+  test("reader lists only the resources, templates and prompts it may use", async () => {
+    const all = (await direct.listResources()).resources.map((r) => r.uri);
+    const mine = (await reader.listResources()).resources.map((r) => r.uri);
+    assert.ok(mine.length > 0, "the static documents are listed");
+    assert.deepEqual(mine, all.filter((u) => u.startsWith("demo://resource/static/")));
+    const templates = (await direct.listResourceTemplates()).resourceTemplates;
+    assert.ok(templates.length > 0, "server-everything offers templates");
+    const myTemplates = (await reader.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    assert.deepEqual(myTemplates, templates.map((t) => t.uriTemplate).filter((u) => u.startsWith("demo://resource/static/")));
+    assert.deepEqual(names((await reader.listPrompts()).prompts), ["simple-prompt"]);
+    assert.ok(names((await admin.listPrompts()).prompts).includes("args-prompt"));
   });
 
   test("reader: allowed tool, denied tool, and the session goes on", async () => {
@@ -83,8 +102,6 @@ describe("roles", () => {
   });
 
   test("prompts/get: simple-prompt allowed, args-prompt denied", async () => {
-    const { prompts } = await reader.listPrompts();
-    assert.ok(names(prompts).includes("simple-prompt") && names(prompts).includes("args-prompt"));
     const simple = await reader.getPrompt({ name: "simple-prompt" });
     assert.ok(simple.messages.length > 0);
     await denied(reader.getPrompt({ name: "args-prompt", arguments: { city: "Paris" } }), "prompts/get", "args-prompt");
