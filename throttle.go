@@ -1,0 +1,95 @@
+package mcpauth
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// Failed-credential throttling: after `failures` wrong credentials from one
+// client IP (IPv6 grouped by /64) within `window`, further requests with a
+// credential from it are answered 429 with Retry-After, and no token is
+// checked, until the window that began with the first failure ends. Only
+// wrong credentials count: unknown static tokens and tokens whose
+// signature does not verify; never a missing credential (every OAuth
+// client's first step), an expired but genuine token, or a 503 while keys
+// load. Memory is bounded by a fixed-size LRU of client groups.
+
+const (
+	defaultThrottleFailures = 30
+	defaultThrottleWindow   = time.Minute
+	throttleEntries         = 1 << 16
+)
+
+type throttleEntry struct {
+	start    time.Time
+	failures int
+}
+
+type throttle struct {
+	failures int
+	window   time.Duration
+	now      func() time.Time
+
+	mu  sync.Mutex
+	lru *simplelru.LRU[netip.Prefix, *throttleEntry]
+}
+
+func newThrottle(failures int, window time.Duration, entries int) *throttle {
+	l, _ := simplelru.NewLRU[netip.Prefix, *throttleEntry](entries, nil)
+	return &throttle{failures: failures, window: window, now: time.Now, lru: l}
+}
+
+// clientGroup is the key of a client address: the IPv4 address, or the
+// /64 of an IPv6 address. An unparsable address is one group of its own.
+func clientGroup(host string) netip.Prefix {
+	addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return netip.PrefixFrom(addr, 32)
+	}
+	p, _ := addr.Prefix(64)
+	return p
+}
+
+// blocked reports whether the group is throttled, and for how long.
+func (t *throttle) blocked(group netip.Prefix) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.lru.Peek(group)
+	if !ok {
+		return 0, false
+	}
+	left := e.start.Add(t.window).Sub(t.now())
+	if left <= 0 {
+		t.lru.Remove(group)
+		return 0, false
+	}
+	return left, e.failures >= t.failures
+}
+
+// fail records a wrong credential from the group.
+func (t *throttle) fail(group netip.Prefix) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	e, ok := t.lru.Get(group)
+	if !ok || now.Sub(e.start) >= t.window {
+		t.lru.Add(group, &throttleEntry{start: now, failures: 1})
+		return
+	}
+	e.failures++
+}
+
+// len is the number of groups remembered.
+func (t *throttle) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lru.Len()
+}
