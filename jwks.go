@@ -220,6 +220,9 @@ type jwksFetcher struct {
 	failures     int
 	fetches      int64 // completed fetch attempts, for tests
 
+	// ctx ends when the fetcher is destroyed, aborting a fetch under way,
+	// so that unloading a config never waits for a slow key server.
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -229,6 +232,7 @@ func newJWKSFetcher(url string, s fetcherSettings, logger *zap.Logger) *jwksFetc
 		url:    url,
 		client: &http.Client{Timeout: jwksFetchTimeout},
 		now:    time.Now,
+		ctx:    context.Background(),
 		done:   make(chan struct{}),
 	}
 	f.settings.Store(&s)
@@ -241,9 +245,8 @@ func newJWKSFetcher(url string, s fetcherSettings, logger *zap.Logger) *jwksFetc
 // `caddy validate` and a reload during an outage of the authorization
 // server) never depends on the network.
 func (f *jwksFetcher) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
-	go f.loop(ctx)
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	go f.loop(f.ctx)
 }
 
 // Destruct stops the background loop; the pool calls it when the last
@@ -332,9 +335,17 @@ func (f *jwksFetcher) beginLocked() chan struct{} {
 
 // run performs one fetch and schedules the next.
 func (f *jwksFetcher) run(ch chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.Background(), jwksFetchTimeout)
+	ctx, cancel := context.WithTimeout(f.ctx, jwksFetchTimeout)
 	ks, lifetime, err := f.fetch(ctx)
 	cancel()
+	if f.ctx.Err() != nil {
+		// Destroyed while fetching: nobody needs the answer.
+		f.mu.Lock()
+		f.inflight = nil
+		f.mu.Unlock()
+		close(ch)
+		return
+	}
 	s := f.settings.Load()
 	log := f.logger.Load()
 

@@ -720,3 +720,29 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+func TestJWKSCleanupDoesNotWaitForSlowServer(t *testing.T) {
+	keys(t)
+	release := make(chan struct{})
+	hit := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	m := newOAuthHandler(t, srv.URL, nil)
+	select {
+	case <-hit:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fetch started")
+	}
+	start := time.Now()
+	_ = m.Cleanup()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Cleanup took %s while the key server hung", d)
+	}
+}
