@@ -146,6 +146,7 @@ type MCPAuth struct {
 
 	streams  streamSet
 	sessions *sessionKeys // nil when session binding is off
+	metrics  *metrics
 	origins  map[string]bool
 	audit    *zap.Logger
 }
@@ -233,6 +234,10 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := m.provisionExposure(ctx); err != nil {
+		return err
+	}
+	var err error
+	if m.metrics, err = newMetrics(ctx); err != nil {
 		return err
 	}
 
@@ -436,6 +441,7 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr), zap.String("http_method", r.Method))
 		}
 		m.auditHTTP(r, p)
+		m.metrics.decision("allow", "lifecycle", r.Method)
 	}
 
 	if !m.PassAuthorization {
@@ -728,12 +734,13 @@ func (m *MCPAuth) logDecisions(r *http.Request, p *principal, msgs []message, ds
 		if msg.kind == kindResponse {
 			continue
 		}
-		text := "allowed"
+		text, outcome := "allowed", "allow"
 		if !ds[i].Allowed {
-			text = "denied"
+			text, outcome = "denied", "deny"
 		} else if anyDenied {
-			text = "refused with its batch"
+			text, outcome = "refused with its batch", "deny"
 		}
+		m.metrics.decision(outcome, roleLabel(ds[i]), methodLabel(msg.action.Method))
 		if ce := m.logger.Check(level, text); ce != nil {
 			ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr),
 				zap.String("method", msg.action.Method), zap.String("target", msg.action.Target),
@@ -770,12 +777,22 @@ func readBody(body io.Reader, limit int64) ([]byte, error) {
 
 // refuse answers a refusal outside JSON-RPC: {"error","error_description"}.
 func (m *MCPAuth) refuse(w http.ResponseWriter, r *http.Request, status int, code, desc, _ string) {
+	m.metrics.refusal(code)
 	body := `{"error":` + quote(code) + `,"error_description":` + quote(desc) + "}\n"
 	m.write(w, r, status, []byte(body))
 }
 
 // refuseRPC answers with a JSON-RPC error body.
 func (m *MCPAuth) refuseRPC(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	switch status {
+	case http.StatusOK, http.StatusForbidden: // denials, counted as decisions
+	case http.StatusRequestEntityTooLarge:
+		m.metrics.refusal("too_large")
+	case http.StatusUnsupportedMediaType:
+		m.metrics.refusal("unsupported_media_type")
+	default:
+		m.metrics.refusal("malformed")
+	}
 	m.write(w, r, status, append(body, '\n'))
 }
 

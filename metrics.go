@@ -1,0 +1,116 @@
+package mcpauth
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Prometheus metrics, registered in Caddy's registry (served by Caddy's
+// metrics endpoint). Label values come from fixed sets only — configured
+// role names, known MCP methods or "other", fixed refusal reasons — never
+// from raw client input, so cardinality stays bounded.
+type metrics struct {
+	decisions *prometheus.CounterVec // outcome, role, method
+	refusals  *prometheus.CounterVec // reason
+}
+
+const metricsNamespace = "caddy_mcp_auth"
+
+func newMetrics(ctx caddy.Context) (*metrics, error) {
+	reg := registryOf(ctx)
+	m := &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "decisions_total",
+			Help:      "Decisions on JSON-RPC messages and GET/DELETE requests of authenticated callers, by outcome, deciding role and method.",
+		}, []string{"outcome", "role", "method"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "refusals_total",
+			Help:      "Requests refused before or instead of reaching the backend, by reason.",
+		}, []string{"reason"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.decisions, err = register(reg, m.decisions); err != nil {
+		return nil, err
+	}
+	if m.refusals, err = register(reg, m.refusals); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// its name (a reload registers again).
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// registryOf returns the config's metrics registry, or nil for a context
+// that has none.
+func registryOf(ctx caddy.Context) (reg prometheus.Registerer) {
+	defer func() {
+		if recover() != nil {
+			reg = nil
+		}
+	}()
+	return ctx.GetMetricsRegistry()
+}
+
+// knownMethods are the method label values; anything else is "other".
+var knownMethods = map[string]bool{
+	"initialize": true, "ping": true, "server/discover": true, "subscriptions/listen": true,
+	"tools/list": true, "tools/call": true, "prompts/list": true, "prompts/get": true,
+	"resources/list": true, "resources/templates/list": true, "resources/read": true,
+	"resources/subscribe": true, "resources/unsubscribe": true, "completion/complete": true,
+	"logging/setLevel": true, "tasks/get": true, "tasks/result": true, "tasks/cancel": true, "tasks/list": true,
+}
+
+func methodLabel(method string) string {
+	switch {
+	case knownMethods[method]:
+		return method
+	case strings.HasPrefix(method, "notifications/"):
+		return "notifications"
+	}
+	return "other"
+}
+
+// roleLabel names the role whose rule decided: a configured role name,
+// "lifecycle", or "none".
+func roleLabel(d Decision) string {
+	switch {
+	case d.Lifecycle:
+		return "lifecycle"
+	case d.Rule != nil:
+		return d.Rule.role
+	}
+	return "none"
+}
+
+func (m *metrics) decision(outcome, role, method string) {
+	if m != nil {
+		m.decisions.WithLabelValues(outcome, role, method).Inc()
+	}
+}
+
+func (m *metrics) refusal(reason string) {
+	if m != nil {
+		m.refusals.WithLabelValues(reason).Inc()
+	}
+}

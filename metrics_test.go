@@ -1,0 +1,65 @@
+package mcpauth
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestMetrics(t *testing.T) {
+	m := newHandler(t, nil)
+	serve(t, m, &spy{}, post(callEcho, bobToken))
+	serve(t, m, &spy{}, post(callEcho, bobToken))
+	serve(t, m, &spy{}, post(callDelete, aliceToken))
+	serve(t, m, &spy{}, post(`{"jsonrpc":"2.0","id":1,"method":"x/`+"evil-\u2603"+`"}`, bobToken))
+	serve(t, m, &spy{}, post(callEcho, "wrong-token"))
+	serve(t, m, &spy{}, post(callEcho, ""))
+	serve(t, m, &spy{}, post(`{"jsonrpc":`, bobToken))
+	get := httptest.NewRequest("GET", "/mcp", nil)
+	get.Header.Set("Authorization", "Bearer "+bobToken)
+	serve(t, m, &spy{}, get)
+
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"allow", "reader", "tools/call"}, 2},
+		{[]string{"deny", "admin", "tools/call"}, 1},
+		{[]string{"deny", "none", "other"}, 1}, // the client's method name never becomes a label
+		{[]string{"allow", "lifecycle", "GET"}, 1},
+	} {
+		if got := testutil.ToFloat64(m.metrics.decisions.WithLabelValues(c.labels...)); got != c.want {
+			t.Errorf("decisions%v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	for reason, want := range map[string]float64{"invalid_token": 1, "unauthorized": 1, "malformed": 1} {
+		if got := testutil.ToFloat64(m.metrics.refusals.WithLabelValues(reason)); got != want {
+			t.Errorf("refusals{%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.metrics.decisions); n != 4 {
+		t.Errorf("%d decision series, want 4", n)
+	}
+}
+
+// TestMetricsSurviveReload provisions twice against one registry, as a
+// reload does: the second registration reuses the first collectors.
+func TestMetricsSurviveReload(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	a, err := newMetrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newMetrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.decision("allow", "r", "ping")
+	if got := testutil.ToFloat64(b.decisions.WithLabelValues("allow", "r", "ping")); got != 1 {
+		t.Errorf("the reloaded handler counts apart: %v", got)
+	}
+}
