@@ -144,7 +144,7 @@ type MCPAuth struct {
 	challengeParams     string // `, resource_metadata="…"`
 	challengeScopeParam string // `, scope="…"`
 
-	streams  streamSet
+	streams  *streamSet
 	sessions *sessionKeys // nil when session binding is off
 	metrics  *metrics
 	origins  map[string]bool
@@ -236,6 +236,7 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 	if err := m.provisionExposure(ctx); err != nil {
 		return err
 	}
+	m.streams = new(streamSet)
 	var err error
 	if m.metrics, err = newMetrics(ctx); err != nil {
 		return err
