@@ -2,7 +2,9 @@ package mcpauth
 
 import (
 	"strconv"
+	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -51,6 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		session_key     {env.VAR}       # default: random key in Caddy's storage
 //		session_binding on|off          # default on
 //		allowed_origins <origin...>     # default: any
+//		throttle        <n>/<window>|off  # default 30/1m per client IP
 //		audit                           # one log entry per decision
 //
 //		jwt {                           # OAuth 2.1 access tokens (see parseJWTBlock)
@@ -291,6 +294,31 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			m.AllowedOrigins = append(m.AllowedOrigins, origins...)
+
+		case "throttle":
+			if err := once(sub); err != nil {
+				return err
+			}
+			var val string
+			if !d.AllArgs(&val) {
+				return d.ArgErr()
+			}
+			t := &ThrottleConfig{}
+			if val == "off" {
+				t.Off = true
+			} else {
+				n, w, ok := strings.Cut(val, "/")
+				failures, err := strconv.Atoi(n)
+				if !ok || err != nil || failures < 1 {
+					return d.Errf("throttle: want <failures>/<window> such as 30/1m, or off; got %q", val)
+				}
+				window, err := caddy.ParseDuration(w)
+				if err != nil || window <= 0 {
+					return d.Errf("throttle: want <failures>/<window> such as 30/1m, or off; got %q", val)
+				}
+				t.Failures, t.Window = failures, caddy.Duration(window)
+			}
+			m.Throttle = t
 
 		case "audit":
 			if err := once(sub); err != nil {

@@ -1,7 +1,10 @@
 package mcpauth
 
 import (
+	"time"
+
 	"encoding/base64"
+	"github.com/caddyserver/caddy/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,6 +184,7 @@ func TestCaddyfileExposure(t *testing.T) {
 		roles_header X-MCP-Roles
 		session_key {env.MCP_SESSION_KEY}
 		allowed_origins https://a.example http://localhost:6274
+		throttle 10/5m
 		audit
 	}`)
 	var m MCPAuth
@@ -189,7 +193,7 @@ func TestCaddyfileExposure(t *testing.T) {
 	}
 	if m.HideDenied == nil || m.HideDenied.Style != "typescript" || m.HideDenied.ToolMessage != "no such tool {name}" ||
 		m.IdentityHeader != "X-MCP-User" || m.RolesHeader != "X-MCP-Roles" || m.SessionKey != "{env.MCP_SESSION_KEY}" ||
-		len(m.AllowedOrigins) != 2 || !m.Audit {
+		len(m.AllowedOrigins) != 2 || !m.Audit || m.Throttle == nil || m.Throttle.Failures != 10 || m.Throttle.Window != caddy.Duration(5*time.Minute) {
 		t.Errorf("parsed %+v", m)
 	}
 	for input, want := range map[string]string{
@@ -200,6 +204,9 @@ func TestCaddyfileExposure(t *testing.T) {
 		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n allowed_origins\n}":               "wrong argument count",
 		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n identity_header \"X A\"\n}":       `identity_header: "X A" is not a valid header name`,
 		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n audit\n audit\n}":                 "duplicate audit subdirective",
+		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n throttle 30\n}":                   `throttle: want <failures>/<window> such as 30/1m, or off; got "30"`,
+		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n throttle 0/1m\n}":                 "throttle: want",
+		"mcp_auth {\n token a s r\n role r {\n allow *\n }\n throttle 5/soon\n}":               "throttle: want",
 	} {
 		var m MCPAuth
 		if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err == nil || !strings.Contains(err.Error(), want) {

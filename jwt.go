@@ -452,10 +452,19 @@ type accessClaims struct {
 type rejection struct {
 	status int // 401, or 503 while no key set is available
 	reason string
+	// wrong marks a credential that no authorization server issued for us
+	// (garbage, a forged or tampered signature, an unknown key): it counts
+	// towards failed-credential throttling. An expired or otherwise
+	// genuine token does not.
+	wrong bool
 }
 
 func reject(reason string) *rejection {
 	return &rejection{status: http.StatusUnauthorized, reason: reason}
+}
+
+func rejectWrong(reason string) *rejection {
+	return &rejection{status: http.StatusUnauthorized, reason: reason, wrong: true}
 }
 
 // looksLikeJWT reports whether a token has the shape of a compact JWS.
@@ -466,10 +475,10 @@ func looksLikeJWT(tok string) bool {
 // verify checks an access token and returns its principal.
 func (o *oauthState) verify(ctx context.Context, tok string) (*principal, *rejection) {
 	if len(tok) > maxTokenSize {
-		return nil, reject("the access token is too large")
+		return nil, rejectWrong("the access token is too large")
 	}
 	if !looksLikeJWT(tok) {
-		return nil, reject("the token is not known")
+		return nil, rejectWrong("the token is not known")
 	}
 	now := o.now()
 	digest := sha256.Sum256([]byte(tok))
@@ -478,10 +487,10 @@ func (o *oauthState) verify(ctx context.Context, tok string) (*principal, *rejec
 	}
 	parsed, err := jwt.ParseSigned(tok, o.algs)
 	if err != nil {
-		return nil, reject("the access token is malformed or uses an algorithm that is not accepted")
+		return nil, rejectWrong("the access token is malformed or uses an algorithm that is not accepted")
 	}
 	if len(parsed.Headers) != 1 {
-		return nil, reject("the access token must carry exactly one signature")
+		return nil, rejectWrong("the access token must carry exactly one signature")
 	}
 	h := parsed.Headers[0]
 	// Before any key work: a token of another issuer is refused at once
@@ -511,7 +520,7 @@ func (o *oauthState) verify(ctx context.Context, tok string) (*principal, *rejec
 		if ks == nil {
 			return nil, &rejection{status: http.StatusServiceUnavailable, reason: "the authorization server's signing keys are not available yet"}
 		}
-		return nil, reject("the access token is signed with an unknown key")
+		return nil, rejectWrong("the access token is signed with an unknown key")
 	}
 	if len(cands) > maxCandidates {
 		cands = cands[:maxCandidates]
@@ -531,7 +540,7 @@ func (o *oauthState) verify(ctx context.Context, tok string) (*principal, *rejec
 		}
 	}
 	if !verified {
-		return nil, reject("the access token's signature is invalid")
+		return nil, rejectWrong("the access token's signature is invalid")
 	}
 	if claims.Expiry == nil {
 		return nil, reject("the access token has no exp claim")
@@ -703,8 +712,12 @@ func (m *MCPAuth) authenticateJWT(w http.ResponseWriter, r *http.Request, tok st
 		m.refuse(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", rej.reason, "")
 		return nil, false
 	}
+	if rej.wrong {
+		m.failedCredential(r)
+	}
 	w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
 	m.refuse(w, r, http.StatusUnauthorized, "invalid_token", rej.reason, "")
+	m.auditRefusal(r, nil, "invalid_token")
 	if ce := m.logger.Check(zapcore.InfoLevel, "access token refused"); ce != nil {
 		ce.Write(zap.String("reason", rej.reason), zap.String("remote_ip", remoteHost(r)))
 	}

@@ -108,6 +108,11 @@ type MCPAuth struct {
 	// rule); a request without Origin passes. Default: any origin.
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 
+	// Failed-credential throttling per client IP (Caddy's client IP, so
+	// trusted_proxies is honoured; IPv6 grouped by /64). Default: on, 30
+	// wrong credentials per minute.
+	Throttle *ThrottleConfig `json:"throttle,omitempty"`
+
 	// Log every decision as one structured entry on the logger
 	// http.handlers.mcp_auth.audit (route it with Caddy's log config).
 	// Default: false.
@@ -145,6 +150,7 @@ type MCPAuth struct {
 	challengeScopeParam string // `, scope="…"`
 
 	streams  *streamSet
+	throttle *throttle    // nil when off
 	sessions *sessionKeys // nil when session binding is off
 	metrics  *metrics
 	origins  map[string]bool
@@ -237,6 +243,16 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	m.streams = new(streamSet)
+	if t := m.Throttle; t == nil || !t.Off {
+		failures, window := defaultThrottleFailures, defaultThrottleWindow
+		if t != nil && t.Failures > 0 {
+			failures = t.Failures
+		}
+		if t != nil && t.Window > 0 {
+			window = time.Duration(t.Window)
+		}
+		m.throttle = newThrottle(failures, window, throttleEntries)
+	}
 	var err error
 	if m.metrics, err = newMetrics(ctx); err != nil {
 		return err
@@ -484,6 +500,9 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 		// A custom header carries static tokens only; an access token
 		// always comes in Authorization.
 		if tok, st := parseCredential(r.Header.Values(defaultHeader), true); st == credOK {
+			if m.throttled(w, r) {
+				return nil, false
+			}
 			return m.authenticateJWT(w, r, tok)
 		}
 	}
@@ -492,11 +511,16 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 	case credMissing:
 		w.Header().Set("WWW-Authenticate", m.challenge(""))
 		m.refuse(w, r, http.StatusUnauthorized, "unauthorized", "a bearer token is required", "")
+		m.auditRefusal(r, nil, "unauthorized")
 		return nil, false
 	case credMalformed:
 		w.Header().Set("WWW-Authenticate", m.challenge("invalid_request"))
 		m.refuse(w, r, http.StatusBadRequest, "invalid_request",
 			"the credential header must appear once and hold one token of printable ASCII", "")
+		m.auditRefusal(r, nil, "invalid_request")
+		return nil, false
+	}
+	if m.throttled(w, r) {
 		return nil, false
 	}
 	p := m.lookup(tok)
@@ -504,14 +528,41 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 		return m.authenticateJWT(w, r, tok)
 	}
 	if p == nil {
+		m.failedCredential(r)
 		w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
 		m.refuse(w, r, m.invalid, "invalid_token", "the token is not known", "")
+		m.auditRefusal(r, nil, "invalid_token")
 		if ce := m.logger.Check(zapcore.InfoLevel, "unknown token"); ce != nil {
 			ce.Write(zap.String("remote_ip", remoteHost(r)))
 		}
 		return nil, false
 	}
 	return p, true
+}
+
+// throttled answers 429 when the client has sent too many wrong
+// credentials lately; no token is checked then.
+func (m *MCPAuth) throttled(w http.ResponseWriter, r *http.Request) bool {
+	if m.throttle == nil {
+		return false
+	}
+	left, blocked := m.throttle.blocked(clientGroup(remoteHost(r)))
+	if !blocked {
+		return false
+	}
+	secs := int((left + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	m.refuse(w, r, http.StatusTooManyRequests, "too_many_requests",
+		"too many wrong credentials from this address; retry after "+strconv.Itoa(secs)+" s", "")
+	m.auditRefusal(r, nil, "throttled")
+	return true
+}
+
+// failedCredential counts a wrong credential against the client.
+func (m *MCPAuth) failedCredential(r *http.Request) {
+	if m.throttle != nil {
+		m.throttle.fail(clientGroup(remoteHost(r)))
+	}
 }
 
 func (m *MCPAuth) challenge(code string) string {

@@ -1,6 +1,7 @@
 package mcpauth
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,6 +18,17 @@ import (
 // signature does not verify; never a missing credential (every OAuth
 // client's first step), an expired but genuine token, or a 503 while keys
 // load. Memory is bounded by a fixed-size LRU of client groups.
+
+// ThrottleConfig sets failed-credential throttling.
+type ThrottleConfig struct {
+	// Wrong credentials allowed from one client within Window; the next
+	// request with a credential gets 429. Default: 30.
+	Failures int `json:"failures,omitempty"`
+	// The window, counted from the first failure. Default: 1m.
+	Window caddy.Duration `json:"window,omitempty"`
+	// Turn throttling off. Default: false.
+	Off bool `json:"off,omitempty"`
+}
 
 const (
 	defaultThrottleFailures = 30

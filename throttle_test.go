@@ -2,6 +2,10 @@ package mcpauth
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -76,5 +80,46 @@ func TestThrottleMemoryBounded(t *testing.T) {
 	t.Logf("heap grew %d bytes for %d entries", grown, throttleEntries)
 	if grown > 32<<20 {
 		t.Errorf("heap grew %s for a bounded throttle", fmt.Sprint(grown))
+	}
+}
+
+func TestHandlerThrottle(t *testing.T) {
+	m := newHandler(t, func(m *MCPAuth) { m.Throttle = &ThrottleConfig{Failures: 3, Window: caddy.Duration(time.Minute)} })
+	from := func(r *http.Request, ip string) *http.Request { r.RemoteAddr = ip + ":1234"; return r }
+	for i := 0; i < 3; i++ {
+		if res := serve(t, m, &spy{}, from(post(callEcho, "guess-"+fmt.Sprint(i)), "192.0.2.9")); res.status != 403 {
+			t.Fatalf("guess %d: %d", i, res.status)
+		}
+	}
+	// A missing credential never counts and is never throttled.
+	for i := 0; i < 5; i++ {
+		if res := serve(t, m, &spy{}, from(post(callEcho, ""), "192.0.2.9")); res.status != 401 {
+			t.Fatalf("no credential: %d", res.status)
+		}
+	}
+	next := &spy{}
+	res := serve(t, m, next, from(post(callEcho, bobToken), "192.0.2.9"))
+	if res.status != 429 || next.calls != 0 || res.header.Get("Retry-After") != "60" || !strings.Contains(res.body, `"error":"too_many_requests"`) {
+		t.Fatalf("throttled client with a valid token: %d %q %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	if res := serve(t, m, &spy{}, from(post(callEcho, bobToken), "192.0.2.10")); res.status != 200 {
+		t.Errorf("another client is refused: %d", res.status)
+	}
+	// IPv6 neighbours in one /64 share a budget; another /64 does not.
+	for i := 0; i < 3; i++ {
+		serve(t, m, &spy{}, from(post(callEcho, "guess"), fmt.Sprintf("[2001:db8:0:1::%d]", i+1)))
+	}
+	if res := serve(t, m, &spy{}, from(post(callEcho, bobToken), "[2001:db8:0:1::ff]")); res.status != 429 {
+		t.Errorf("same /64: %d", res.status)
+	}
+	if res := serve(t, m, &spy{}, from(post(callEcho, bobToken), "[2001:db8:0:2::1]")); res.status != 200 {
+		t.Errorf("other /64: %d", res.status)
+	}
+	off := newHandler(t, func(m *MCPAuth) { m.Throttle = &ThrottleConfig{Off: true} })
+	for i := 0; i < 50; i++ {
+		serve(t, off, &spy{}, post(callEcho, "guess"))
+	}
+	if res := serve(t, off, &spy{}, post(callEcho, bobToken)); res.status != 200 {
+		t.Errorf("throttle off: %d", res.status)
 	}
 }
