@@ -123,3 +123,34 @@ func TestHandlerThrottle(t *testing.T) {
 		t.Errorf("throttle off: %d", res.status)
 	}
 }
+
+// TestJWTThrottle: forged signatures count towards throttling; expired but
+// genuine tokens (clients renew after a 401) do not.
+func TestJWTThrottle(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, rsaKey1S)
+	m := newOAuthHandler(t, srv.URL, func(m *MCPAuth) {
+		m.Throttle = &ThrottleConfig{Failures: 3, Window: caddy.Duration(time.Minute)}
+	})
+	waitKeys(t, m)
+	expired := goodClaims()
+	expired["exp"] = time.Now().Add(-time.Hour).Unix()
+	for i := 0; i < 10; i++ {
+		if res := serve(t, m, &spy{}, post(listTools, sign(t, rsaKey1S, expired))); res.status != 401 {
+			t.Fatalf("expired token %d: %d", i, res.status)
+		}
+	}
+	good := sign(t, rsaKey1S, goodClaims())
+	if res := serve(t, m, &spy{}, post(listTools, good)); res.status == 429 {
+		t.Fatal("expired tokens were counted as wrong credentials")
+	}
+	forged := sign(t, testKey{"rsa-1", rsaKey1S.alg, rsaOther}, goodClaims())
+	for i := 0; i < 3; i++ {
+		if res := serve(t, m, &spy{}, post(listTools, forged)); res.status != 401 {
+			t.Fatalf("forged token %d: %d", i, res.status)
+		}
+	}
+	if res := serve(t, m, &spy{}, post(listTools, good)); res.status != 429 {
+		t.Errorf("after 3 forged tokens: %d, want 429", res.status)
+	}
+}
