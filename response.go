@@ -33,7 +33,6 @@ type responseWriter struct {
 	status  int
 	buf     bytes.Buffer // mode json: the reply; mode sse: the current event
 	failed  bool
-	written bool
 }
 
 const (
