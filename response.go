@@ -29,10 +29,10 @@ type responseWriter struct {
 	// wrapSession rewrites the Mcp-Session-Id that the backend sets.
 	wrapSession func(string) string
 
-	mode    int // one of the modes below, decided at WriteHeader
-	status  int
-	buf     bytes.Buffer // mode json: the reply; mode sse: the current event
-	failed  bool
+	mode   int // one of the modes below, decided at WriteHeader
+	status int
+	buf    bytes.Buffer // mode json: the reply; mode sse: the current event
+	failed bool
 }
 
 const (
