@@ -164,6 +164,9 @@ type connectOpts struct {
 	token           string
 	transport       *http.Transport // nil: a default transport
 	noStandaloneSSE bool
+	// wrap, if set, wraps the client's round tripper (outermost), e.g. to
+	// add headers to every request.
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // connect opens an MCP session through Caddy with the SDK client.
@@ -178,11 +181,15 @@ func connect(t *testing.T, o connectOpts) (*session, error) {
 			s.progress <- progressEvent{at: time.Now(), token: req.Params.ProgressToken, amount: req.Params.Progress}
 		},
 	})
+	hc := newRecordingClient(t, o.token, o.transport, s.wire)
+	if o.wrap != nil {
+		hc.Transport = o.wrap(hc.Transport)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{
 		Endpoint:             o.endpoint,
-		HTTPClient:           newRecordingClient(t, o.token, o.transport, s.wire),
+		HTTPClient:           hc,
 		DisableStandaloneSSE: o.noStandaloneSSE,
 		MaxRetries:           -1,
 	}, nil)
