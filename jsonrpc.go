@@ -320,16 +320,19 @@ func (a *Action) fillTarget(params, id []byte) *rpcError {
 // jsonKeySet records the keys of one object, to refuse duplicates and
 // case variants of protocol keys. Small objects stay on the stack.
 type jsonKeySet struct {
-	small [8]string
+	small [8][]byte // slices of the body (or of a decoded key): no copies
 	n     int
 	big   map[string]struct{}
 }
 
-// add records key and returns a description of the problem, if any.
+// add records key and returns a description of the problem, if any. key
+// must stay unchanged while the set is in use.
 func (k *jsonKeySet) add(key []byte) string {
-	for _, p := range protocolKeys {
-		if len(key) <= 4*len(p) && string(key) != p && strings.EqualFold(string(key), p) {
-			return "key " + quote(string(key)) + " differs from " + quote(p) + " only in case"
+	if mayFold(key) {
+		for _, p := range protocolKeys {
+			if len(key) <= 4*len(p) && string(key) != p && strings.EqualFold(string(key), p) {
+				return "key " + quote(string(key)) + " differs from " + quote(p) + " only in case"
+			}
 		}
 	}
 	if k.big != nil {
@@ -340,21 +343,33 @@ func (k *jsonKeySet) add(key []byte) string {
 		return ""
 	}
 	for _, s := range k.small[:k.n] {
-		if s == string(key) {
+		if bytes.Equal(s, key) {
 			return "duplicate key " + quote(string(key))
 		}
 	}
 	if k.n < len(k.small) {
-		k.small[k.n] = string(key)
+		k.small[k.n] = key
 		k.n++
 		return ""
 	}
 	k.big = make(map[string]struct{}, 2*len(k.small))
 	for _, s := range k.small {
-		k.big[s] = struct{}{}
+		k.big[string(s)] = struct{}{}
 	}
 	k.big[string(key)] = struct{}{}
 	return ""
+}
+
+// mayFold reports whether a key could equal a protocol key up to case
+// without being it: only keys with an upper-case ASCII letter or a
+// non-ASCII byte (Unicode folds such as U+017F to 's' or U+212A to 'k').
+func mayFold(key []byte) bool {
+	for _, c := range key {
+		if c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 func quote(s string) string {
@@ -406,15 +421,24 @@ func skipWS(b []byte, i int) int {
 
 // skipString returns the index after the string that starts at b[i].
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return len(b)
+		}
+		j += q
+		// The quote ends the string unless an odd run of backslashes
+		// escapes it.
+		n := 0
+		for k := j - 1; k > i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
-	return len(b)
 }
 
 // skipValue returns the index after the JSON value that starts at b[i].

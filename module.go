@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"sort"
@@ -592,7 +591,7 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		m.refuseRPC(w, r, http.StatusRequestEntityTooLarge, rpcErrorBody(nil, codeInvalidRequest, m.tooLarge()))
 		return false, false
 	}
-	body, err := readBody(r.Body, m.MaxBody)
+	pb, err := readBody(r.Body, r.ContentLength, m.MaxBody)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			m.refuseRPC(w, r, http.StatusRequestEntityTooLarge, rpcErrorBody(nil, codeInvalidRequest, m.tooLarge()))
@@ -601,10 +600,18 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		return false, false
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	forwarded := false
+	defer func() {
+		if !forwarded {
+			_ = pb.Close() // refused: nothing else reads the body
+		}
+	}()
+	body := pb.bytes()
+	r.Body = pb
+	r.GetBody = nil
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	r.Header.Del("Content-Length") // the transport sends ContentLength
 
 	batch, msgs, rerr := classify(body)
 	if rerr != nil {
@@ -645,6 +652,7 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	m.logDecisions(r, p, msgs, decisions, len(denied) > 0)
 	if len(denied) == 0 {
+		forwarded = true
 		return true, hasList
 	}
 
@@ -806,25 +814,6 @@ func (m *MCPAuth) logDecisions(r *http.Request, p *principal, msgs []message, ds
 			m.auditDecision(r, p, msg.action, decision, ds[i])
 		}
 	}
-}
-
-// errTooLarge is returned by readBody for a body over the limit.
-var errTooLarge = errors.New("body too large")
-
-// readBody reads at most limit bytes; a longer body is errTooLarge.
-func readBody(body io.Reader, limit int64) ([]byte, error) {
-	if body == nil || body == http.NoBody {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // refuse answers a refusal outside JSON-RPC: {"error","error_description"}.
