@@ -1,8 +1,9 @@
 // Command jwtgen writes what the JWT configurations of the load test need
-// (config 5, for when mcp_auth verifies JWTs): an ES256 and an RS256 key, a
-// JWKS file with both public keys, and one signed access token for each,
-// with the given issuer, audience and scope, valid for a day. Standard
-// library only.
+// (config 5): an ES256 and an RS256 key, a JWKS file with both public keys,
+// and signed access tokens for each (es256.jwt, rs256.jwt; with -n > 1 also
+// es256.tokens and rs256.tokens, n distinct tokens one a line, for the
+// uncached runs), with the given issuer, audience and scope, valid for a
+// day. Standard library only.
 package main
 
 import (
@@ -15,10 +16,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -29,6 +32,7 @@ func main() {
 	iss := flag.String("iss", "https://auth.bench.invalid", "issuer")
 	aud := flag.String("aud", "http://127.0.0.1/mcp", "audience")
 	scope := flag.String("scope", "mcp:call", "scope claim")
+	n := flag.Int("n", 1, "distinct tokens per algorithm")
 	flag.Parse()
 
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -46,24 +50,37 @@ func main() {
 			"n": b64.EncodeToString(rs.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(rs.E)).Bytes())},
 	}}
 	now := time.Now().Unix()
-	claims := map[string]any{"iss": *iss, "aud": *aud, "sub": "bench", "scope": *scope,
-		"iat": now, "nbf": now - 60, "exp": now + 86400}
-
-	write(*dir, "jwks.json", mustJSON(jwks))
-	write(*dir, "es256.jwt", []byte(sign("ES256", "es", claims, func(d []byte) []byte {
+	claims := func(i int) map[string]any {
+		return map[string]any{"iss": *iss, "aud": *aud, "sub": "bench", "scope": *scope,
+			"iat": now, "nbf": now - 60, "exp": now + 86400, "jti": fmt.Sprintf("bench-%d", i)}
+	}
+	es := func(d []byte) []byte {
 		r, s, err := ecdsa.Sign(rand.Reader, ec, d)
 		if err != nil {
 			log.Fatal(err)
 		}
 		return append(pad32(r), pad32(s)...)
-	})))
-	write(*dir, "rs256.jwt", []byte(sign("RS256", "rs", claims, func(d []byte) []byte {
+	}
+	rsSign := func(d []byte) []byte {
 		sig, err := rsa.SignPKCS1v15(rand.Reader, rs, crypto.SHA256, d)
 		if err != nil {
 			log.Fatal(err)
 		}
 		return sig
-	})))
+	}
+
+	write(*dir, "jwks.json", mustJSON(jwks))
+	write(*dir, "es256.jwt", []byte(sign("ES256", "es", claims(0), es)))
+	write(*dir, "rs256.jwt", []byte(sign("RS256", "rs", claims(0), rsSign)))
+	if *n > 1 {
+		var esTokens, rsTokens strings.Builder
+		for i := range *n {
+			esTokens.WriteString(sign("ES256", "es", claims(i), es) + "\n")
+			rsTokens.WriteString(sign("RS256", "rs", claims(i), rsSign) + "\n")
+		}
+		write(*dir, "es256.tokens", []byte(esTokens.String()))
+		write(*dir, "rs256.tokens", []byte(rsTokens.String()))
+	}
 }
 
 func sign(alg, kid string, claims map[string]any, f func(digest []byte) []byte) string {
