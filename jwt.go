@@ -293,38 +293,8 @@ func (m *MCPAuth) compileJWT(repl *caddy.Replacer) (*oauthState, error) {
 		size = defaultCacheSize
 	}
 	o.cache = newTokenCache(size)
-	o.rolesClaim = c.RolesClaim
-
-	o.roles = make(map[string]*compiledRole, len(m.Roles))
-	for name, r := range m.Roles {
-		cr, err := compileRole(name, r)
-		if err != nil {
-			return nil, err
-		}
-		o.roles[name] = cr
-	}
-	index := map[string]int{}
-	for i, sr := range c.ScopeRoles {
-		if !validScopeToken(sr.Scope) {
-			return nil, fmt.Errorf("jwt: scope_roles[%d]: %q is not a valid scope", i, sr.Scope)
-		}
-		if len(sr.Roles) == 0 {
-			return nil, fmt.Errorf("jwt: scope_roles[%d] (%s): at least one role is required", i, sr.Scope)
-		}
-		j, seen := index[sr.Scope]
-		if !seen {
-			j = len(o.scopeRoles)
-			index[sr.Scope] = j
-			o.scopeRoles = append(o.scopeRoles, compiledScopeRole{scope: sr.Scope})
-		}
-		for _, rn := range sr.Roles {
-			cr, ok := o.roles[rn]
-			if !ok {
-				return nil, fmt.Errorf("jwt: scope_roles[%d] (%s): unknown role %q", i, sr.Scope, rn)
-			}
-			o.scopeRoles[j].names = append(o.scopeRoles[j].names, rn)
-			o.scopeRoles[j].roles = append(o.scopeRoles[j].roles, cr)
-		}
+	if err := o.compileMapping("jwt", m.Roles, c.RolesClaim, c.ScopeRoles); err != nil {
+		return nil, err
 	}
 
 	sources := 0
@@ -345,6 +315,45 @@ func (m *MCPAuth) compileJWT(repl *caddy.Replacer) (*oauthState, error) {
 		}
 	}
 	return o, nil
+}
+
+// compileMapping compiles the roles and the scope → role mapping of the
+// block named block (jwt or introspection): the one mapping that serves
+// every access token.
+func (o *oauthState) compileMapping(block string, roles map[string]Role, rolesClaim string, scopeRoles []ScopeRole) error {
+	o.rolesClaim = rolesClaim
+	o.roles = make(map[string]*compiledRole, len(roles))
+	for name, r := range roles {
+		cr, err := compileRole(name, r)
+		if err != nil {
+			return err
+		}
+		o.roles[name] = cr
+	}
+	index := map[string]int{}
+	for i, sr := range scopeRoles {
+		if !validScopeToken(sr.Scope) {
+			return fmt.Errorf("%s: scope_roles[%d]: %q is not a valid scope", block, i, sr.Scope)
+		}
+		if len(sr.Roles) == 0 {
+			return fmt.Errorf("%s: scope_roles[%d] (%s): at least one role is required", block, i, sr.Scope)
+		}
+		j, seen := index[sr.Scope]
+		if !seen {
+			j = len(o.scopeRoles)
+			index[sr.Scope] = j
+			o.scopeRoles = append(o.scopeRoles, compiledScopeRole{scope: sr.Scope})
+		}
+		for _, rn := range sr.Roles {
+			cr, ok := o.roles[rn]
+			if !ok {
+				return fmt.Errorf("%s: scope_roles[%d] (%s): unknown role %q", block, i, sr.Scope, rn)
+			}
+			o.scopeRoles[j].names = append(o.scopeRoles[j].names, rn)
+			o.scopeRoles[j].roles = append(o.scopeRoles[j].roles, cr)
+		}
+	}
+	return nil
 }
 
 // provisionKeys sets up the key source: a file read now, or a pooled
@@ -888,13 +897,11 @@ func parseJWTBlock(d *caddyfile.Dispenser, nesting int) (*JWTConfig, error) {
 				return nil, err
 			}
 		case "scope_role":
-			if len(args) < 2 {
-				return nil, d.Errf("jwt: scope_role: want <scope> <role...>, got %d argument(s)", len(args))
+			sr, err := parseScopeRole(d, "jwt", args)
+			if err != nil {
+				return nil, err
 			}
-			if !validScopeToken(args[0]) {
-				return nil, d.Errf("jwt: scope_role: %q is not a valid scope", args[0])
-			}
-			c.ScopeRoles = append(c.ScopeRoles, ScopeRole{Scope: args[0], Roles: args[1:]})
+			c.ScopeRoles = append(c.ScopeRoles, sr)
 		case "refetch_interval":
 			if c.RefetchInterval, err = duration(); err != nil {
 				return nil, err
@@ -937,6 +944,18 @@ func parseJWTBlock(d *caddyfile.Dispenser, nesting int) (*JWTConfig, error) {
 		return nil, d.Err("jwt: exactly one of jwks_url, jwks_file and public_key is required")
 	}
 	return c, nil
+}
+
+// parseScopeRole reads the arguments of `scope_role <scope> <role...>` in
+// the block named block (jwt or introspection).
+func parseScopeRole(d *caddyfile.Dispenser, block string, args []string) (ScopeRole, error) {
+	if len(args) < 2 {
+		return ScopeRole{}, d.Errf("%s: scope_role: want <scope> <role...>, got %d argument(s)", block, len(args))
+	}
+	if !validScopeToken(args[0]) {
+		return ScopeRole{}, d.Errf("%s: scope_role: %q is not a valid scope", block, args[0])
+	}
+	return ScopeRole{Scope: args[0], Roles: args[1:]}, nil
 }
 
 // parseChallengeScope parses `challenge_scope <scope...>`; the dispenser
