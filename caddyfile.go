@@ -62,6 +62,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			audience    <aud...>
 //			scope_role  <scope> <role...>
 //		}
+//		introspection {                 # opaque access tokens, RFC 7662 (see parseIntrospectionBlock)
+//			url           <url>
+//			client_id     <id>
+//			client_secret {env.VAR}       # a placeholder: literals are refused
+//		}
 //		resource_metadata {             # RFC 9728 metadata (see MCPProtectedResource)
 //			resource              <url>   # default: the single jwt audience
 //			authorization_servers <url...>
@@ -339,6 +344,16 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			m.JWT = cfg
 
+		case "introspection":
+			if err := once(sub); err != nil {
+				return err
+			}
+			cfg, err := parseIntrospectionBlock(d, nesting)
+			if err != nil {
+				return err
+			}
+			m.Introspection = cfg
+
 		case "resource_metadata":
 			if err := once(sub); err != nil {
 				return err
@@ -369,11 +384,11 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return ref.err
 		}
 	}
-	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 && m.JWT == nil {
-		return d.Err("mcp_auth: at least one token or token_file is required, or jwt")
+	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 && m.JWT == nil && m.Introspection == nil {
+		return d.Err("mcp_auth: at least one token or token_file is required, or jwt or introspection")
 	}
-	if m.JWT != nil && m.InvalidTokenStatus == 403 {
-		return d.Err("mcp_auth: invalid_token 403 cannot be used with jwt: OAuth clients re-authenticate only on 401")
+	if (m.JWT != nil || m.Introspection != nil) && m.InvalidTokenStatus == 403 {
+		return d.Err("mcp_auth: invalid_token 403 cannot be used with jwt or introspection: OAuth clients re-authenticate only on 401")
 	}
 	return nil
 }

@@ -133,6 +133,7 @@ type oauthState struct {
 	keys       keySource
 	poolKey    string // the jwksPool key held, "" when none
 	cache      *tokenCache
+	intro      *introspector // nil unless introspection is configured
 	now        func() time.Time
 	logger     *zap.Logger
 	last503Log atomic.Int64
@@ -161,18 +162,25 @@ func resolveConfigString(repl *caddy.Replacer, field, s string) (string, error) 
 // and touches the network never: a key set URL is fetched in the
 // background.
 func (m *MCPAuth) provisionOAuth(ctx caddy.Context) error {
-	if m.JWT == nil && m.ResourceMetadata == nil && len(m.ChallengeScope) == 0 {
+	if m.JWT == nil && m.Introspection == nil && m.ResourceMetadata == nil && len(m.ChallengeScope) == 0 {
 		return nil
 	}
 	repl := caddy.NewReplacer()
 	var o *oauthState
+	var err error
 	if m.JWT != nil {
-		var err error
 		if o, err = m.compileJWT(repl); err != nil {
 			return err
 		}
+	}
+	if m.Introspection != nil {
+		if o, err = m.compileIntrospection(repl, o); err != nil {
+			return err
+		}
+	}
+	if o != nil {
 		if m.InvalidTokenStatus == http.StatusForbidden {
-			return errors.New("invalid_token 403 cannot be used with jwt: OAuth clients re-authenticate only on 401")
+			return errors.New("invalid_token 403 cannot be used with jwt or introspection: OAuth clients re-authenticate only on 401")
 		}
 		m.invalid = http.StatusUnauthorized
 	}
@@ -185,7 +193,7 @@ func (m *MCPAuth) provisionOAuth(ctx caddy.Context) error {
 	if err := md.resolve(repl); err != nil {
 		return fmt.Errorf("resource_metadata: %v", err)
 	}
-	if o != nil {
+	if m.JWT != nil {
 		if md.Resource == "" {
 			if len(o.audiences) > 1 {
 				return errors.New("resource_metadata: resource is required when jwt names several audiences (clients must be told which one to ask tokens for)")
@@ -202,10 +210,10 @@ func (m *MCPAuth) provisionOAuth(ctx caddy.Context) error {
 		if len(md.AuthorizationServers) == 0 {
 			md.AuthorizationServers = []string{o.issuer}
 		}
-		if len(md.ScopesSupported) == 0 {
-			for _, sr := range o.scopeRoles {
-				md.ScopesSupported = append(md.ScopesSupported, sr.scope)
-			}
+	}
+	if o != nil && len(md.ScopesSupported) == 0 {
+		for _, sr := range o.scopeRoles {
+			md.ScopesSupported = append(md.ScopesSupported, sr.scope)
 		}
 	}
 	for i, s := range m.ChallengeScope {
@@ -228,16 +236,25 @@ func (m *MCPAuth) provisionOAuth(ctx caddy.Context) error {
 	}
 	o.logger = m.logger
 	// Key source last: a pool entry acquired here is released in Cleanup.
-	if err := o.provisionKeys(m.JWT, repl, m.logger); err != nil {
-		return err
+	if m.JWT != nil {
+		if err := o.provisionKeys(m.JWT, repl, m.logger); err != nil {
+			return err
+		}
+	}
+	if o.intro != nil {
+		o.finishIntrospection(md)
 	}
 	m.oauth = o
 	m.stepUp = o.stepUp
 	return nil
 }
 
-// cleanupOAuth releases the shared key set fetcher.
+// cleanupOAuth releases the shared key set fetcher and aborts the
+// introspection requests under way.
 func (m *MCPAuth) cleanupOAuth() {
+	if m.oauth != nil && m.oauth.intro != nil {
+		m.oauth.intro.close()
+	}
 	if m.oauth != nil && m.oauth.poolKey != "" {
 		_, _ = jwksPool.Delete(m.oauth.poolKey)
 		m.oauth.poolKey = ""
@@ -702,11 +719,12 @@ func (o *oauthState) stepUp(p *principal, a Action) (string, bool) {
 	return "", false
 }
 
-// authenticateJWT checks an access token from the Authorization header and
-// answers the refusal itself: 401 invalid_token, or 503 with Retry-After
-// while no key set has arrived.
+// authenticateJWT checks an access token from the Authorization header
+// (with jwt, or introspection: see check) and answers the refusal itself:
+// 401 invalid_token, or 503 with Retry-After while no key set has arrived
+// or the introspection endpoint cannot answer.
 func (m *MCPAuth) authenticateJWT(w http.ResponseWriter, r *http.Request, tok string) (*principal, bool) {
-	p, rej := m.oauth.verify(r.Context(), tok)
+	p, rej := m.oauth.check(r.Context(), tok)
 	if rej == nil {
 		return p, true
 	}
@@ -714,7 +732,7 @@ func (m *MCPAuth) authenticateJWT(w http.ResponseWriter, r *http.Request, tok st
 		o := m.oauth
 		now := o.now().Unix()
 		if last := o.last503Log.Load(); now-last >= 10 && o.last503Log.CompareAndSwap(last, now) {
-			m.logger.Warn("access token refused with 503: no key set from the authorization server yet",
+			m.logger.Warn("access token refused with 503", zap.String("reason", rej.reason),
 				zap.String("remote_ip", remoteHost(r)))
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))

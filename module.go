@@ -121,6 +121,12 @@ type MCPAuth struct {
 	// next to or instead of static tokens. Default: none.
 	JWT *JWTConfig `json:"jwt,omitempty"`
 
+	// Accept opaque OAuth 2.1 access tokens, checked with the
+	// authorization server's introspection endpoint (RFC 7662), next to or
+	// instead of jwt and static tokens. Without jwt, resource_metadata
+	// (resource and authorization_servers) is required. Default: none.
+	Introspection *IntrospectionConfig `json:"introspection,omitempty"`
+
 	// The Protected Resource Metadata (RFC 9728) served at
 	// /.well-known/oauth-protected-resource<resource path> and named in
 	// every challenge. With jwt its fields default to the audience and
