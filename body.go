@@ -19,7 +19,7 @@ import (
 // memory after a burst of big bodies.
 const maxPooledBody = 256 << 10
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // errTooLarge is returned by readBody for a body over the limit.
 var errTooLarge = errors.New("body too large")
@@ -27,35 +27,57 @@ var errTooLarge = errors.New("body too large")
 // pooledBody is a request body served from a pooled buffer.
 type pooledBody struct {
 	mu  sync.Mutex
-	buf *bytes.Buffer // nil once closed
+	buf *[]byte // nil once closed
 	r   bytes.Reader
 }
 
 // readBody reads at most limit bytes (a longer body is errTooLarge) into a
-// pooled buffer. length is the declared Content-Length, or -1.
+// pooled buffer. length is the declared Content-Length, or -1. Without a
+// declared length the buffer doubles from 4 KiB but never past limit+1,
+// so a hostile body costs at most about twice the limit in allocations.
 func readBody(body io.Reader, length, limit int64) (*pooledBody, error) {
-	buf := bodyPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	bp := bodyPool.Get().(*[]byte)
+	b := (*bp)[:0]
+	if length > 0 && length <= limit && int64(cap(b)) < length+1 {
+		b = make([]byte, 0, length+1)
+	}
 	if body != nil && body != http.NoBody {
-		if length > 0 && length <= limit {
-			buf.Grow(int(length) + 1)
-		}
-		n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
-		if err == nil && n > limit {
-			err = errTooLarge
-		}
-		if err != nil {
-			release(buf)
-			return nil, err
+		for {
+			if len(b) == cap(b) {
+				c := int64(2 * cap(b))
+				if c < 4096 {
+					c = 4096
+				}
+				if c > limit+1 {
+					c = limit + 1
+				}
+				nb := make([]byte, len(b), c)
+				copy(nb, b)
+				b = nb
+			}
+			n, err := body.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if int64(len(b)) > limit {
+				err = errTooLarge
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				*bp = b
+				release(bp)
+				return nil, err
+			}
 		}
 	}
-	pb := &pooledBody{buf: buf}
-	pb.r.Reset(buf.Bytes())
+	*bp = b
+	pb := &pooledBody{buf: bp}
+	pb.r.Reset(b)
 	return pb, nil
 }
 
 // bytes returns the body; valid until Close.
-func (b *pooledBody) bytes() []byte { return b.buf.Bytes() }
+func (b *pooledBody) bytes() []byte { return *b.buf }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
@@ -78,8 +100,9 @@ func (b *pooledBody) Close() error {
 	return nil
 }
 
-func release(buf *bytes.Buffer) {
-	if buf.Cap() <= maxPooledBody {
-		bodyPool.Put(buf)
+func release(bp *[]byte) {
+	if cap(*bp) <= maxPooledBody {
+		*bp = (*bp)[:0]
+		bodyPool.Put(bp)
 	}
 }
