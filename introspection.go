@@ -31,9 +31,10 @@ import (
 // configured, every other bearer token (that is not a static token) to
 // introspection.
 //
-// An active answer is accepted when its aud, if present, names an
-// accepted audience (the jwt audiences, or without jwt the
-// resource_metadata resource); its iss, if present, is the jwt issuer or,
+// An active answer is accepted when its aud names an accepted audience
+// (the jwt audiences, or without jwt the resource_metadata resource; an
+// answer without aud is refused, as the MCP spec requires the audience to
+// be validated); its iss, if present, is the jwt issuer or,
 // without jwt, one of resource_metadata's authorization_servers; its exp,
 // if present, is not past (with 30s leeway), and so is its nbf; its
 // token_type, if present, is Bearer; and it has no cnf (a sender-
@@ -451,16 +452,17 @@ func (o *oauthState) judgeIntrospection(body []byte) (p *principal, rej *rejecti
 	} else {
 		iss = o.intro.issuer
 	}
-	if aud != nil {
-		found := false
-		for _, a := range aud {
-			for _, want := range o.audiences {
-				found = found || a == want
-			}
+	// The audience is required: the MCP authorization spec makes its
+	// validation a MUST, and an answer without aud could be for a token
+	// issued for another API (or a refresh token).
+	found := false
+	for _, a := range aud {
+		for _, want := range o.audiences {
+			found = found || a == want
 		}
-		if !found {
-			return nil, reject("the access token is not meant for this resource (aud)"), ""
-		}
+	}
+	if !found {
+		return nil, reject("the access token is not meant for this resource (aud)"), ""
 	}
 	if hasExp && !now.Before(exp.Add(o.leeway)) {
 		return nil, reject("the access token is expired"), ""

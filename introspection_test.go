@@ -165,7 +165,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"active", activeAnswer(nil), 200, ""},
 		{"inactive", nil, 401, "not active"},
 		{"aud array", activeAnswer(func(a map[string]any) { a["aud"] = []string{"other", testResource} }), 200, ""},
-		{"no aud", activeAnswer(func(a map[string]any) { delete(a, "aud") }), 200, ""},
+		{"no aud", activeAnswer(func(a map[string]any) { delete(a, "aud") }), 401, "not meant for this resource"},
 		{"wrong aud", activeAnswer(func(a map[string]any) { a["aud"] = "https://other.example.com/mcp" }), 401, "not meant for this resource"},
 		{"wrong aud array", activeAnswer(func(a map[string]any) { a["aud"] = []string{"a", "b"} }), 401, "not meant for this resource"},
 		{"wrong iss", activeAnswer(func(a map[string]any) { a["iss"] = "https://evil.example.com" }), 401, "not issued by the expected issuer"},
