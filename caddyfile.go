@@ -393,5 +393,70 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// blockLine is one line of a nested block (jwt, introspection,
+// resource_metadata): its name and arguments, read with uniform checks and
+// error messages.
+type blockLine struct {
+	d     *caddyfile.Dispenser
+	block string // "jwt", "introspection", …
+	sub   string
+	args  []string
+}
+
+// nextBlockLine reads the arguments of the line the dispenser is on and
+// refuses a nested block and, unless the subdirective is repeatable, a
+// second line of the same name.
+func nextBlockLine(d *caddyfile.Dispenser, nesting int, block string, seen map[string]bool, repeatable ...string) (blockLine, error) {
+	l := blockLine{d: d, block: block, sub: d.Val(), args: d.RemainingArgs()}
+	if d.NextBlock(nesting + 2) {
+		return l, d.Errf("%s: %s: unexpected block", block, l.sub)
+	}
+	for _, r := range repeatable {
+		if l.sub == r {
+			return l, nil
+		}
+	}
+	if seen[l.sub] {
+		return l, d.Errf("%s: duplicate %s", block, l.sub)
+	}
+	seen[l.sub] = true
+	return l, nil
+}
+
+// one returns the line's single argument.
+func (l blockLine) one() (string, error) {
+	if len(l.args) != 1 {
+		return "", l.d.Errf("%s: %s: want exactly one value, got %d", l.block, l.sub, len(l.args))
+	}
+	return l.args[0], nil
+}
+
+// duration returns the line's argument as a duration; zero is allowed
+// only with allowZero. example shows a valid value in the error.
+func (l blockLine) duration(example string, allowZero bool) (caddy.Duration, error) {
+	v, err := l.one()
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur < 0 || (dur == 0 && !allowZero) {
+		return 0, l.d.Errf("%s: %s: want a duration such as %s, got %q", l.block, l.sub, example, v)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// positive returns the line's argument as a positive number.
+func (l blockLine) positive() (int, error) {
+	v, err := l.one()
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, l.d.Errf("%s: %s: want a positive number, got %q", l.block, l.sub, v)
+	}
+	return n, nil
+}
+
 // Interface guard
 var _ caddyfile.Unmarshaler = (*MCPAuth)(nil)

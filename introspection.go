@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -580,35 +579,12 @@ func parseIntrospectionBlock(d *caddyfile.Dispenser, nesting int) (*Introspectio
 	c := new(IntrospectionConfig)
 	seen := map[string]bool{}
 	for d.NextBlock(nesting + 1) {
-		sub := d.Val()
-		args := d.RemainingArgs()
-		if d.NextBlock(nesting + 2) {
-			return nil, d.Errf("introspection: %s: unexpected block", sub)
+		l, err := nextBlockLine(d, nesting, "introspection", seen, "scope_role")
+		if err != nil {
+			return nil, err
 		}
-		if sub != "scope_role" {
-			if seen[sub] {
-				return nil, d.Errf("introspection: duplicate %s", sub)
-			}
-			seen[sub] = true
-		}
-		one := func() (string, error) {
-			if len(args) != 1 {
-				return "", d.Errf("introspection: %s: want exactly one value, got %d", sub, len(args))
-			}
-			return args[0], nil
-		}
-		duration := func() (caddy.Duration, error) {
-			v, err := one()
-			if err != nil {
-				return 0, err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return 0, d.Errf("introspection: %s: want a duration such as 5s, got %q", sub, v)
-			}
-			return caddy.Duration(dur), nil
-		}
-		var err error
+		sub, args, one := l.sub, l.args, l.one
+		duration := func() (caddy.Duration, error) { return l.duration("5s", false) }
 		switch sub {
 		case "url":
 			if c.URL, err = one(); err != nil {
@@ -644,15 +620,9 @@ func parseIntrospectionBlock(d *caddyfile.Dispenser, nesting int) (*Introspectio
 				return nil, err
 			}
 		case "cache_size":
-			v, err := one()
-			if err != nil {
+			if c.CacheSize, err = l.positive(); err != nil {
 				return nil, err
 			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, d.Errf("introspection: cache_size: want a positive number, got %q", v)
-			}
-			c.CacheSize = n
 		case "roles_claim":
 			if c.RolesClaim, err = one(); err != nil {
 				return nil, err

@@ -835,37 +835,12 @@ func parseJWTBlock(d *caddyfile.Dispenser, nesting int) (*JWTConfig, error) {
 	c := new(JWTConfig)
 	seen := map[string]bool{}
 	for d.NextBlock(nesting + 1) {
-		sub := d.Val()
-		args := d.RemainingArgs()
-		if d.NextBlock(nesting + 2) {
-			return nil, d.Errf("jwt: %s: unexpected block", sub)
+		l, err := nextBlockLine(d, nesting, "jwt", seen, "audience", "scope_role", "public_key")
+		if err != nil {
+			return nil, err
 		}
-		switch sub {
-		case "audience", "scope_role", "public_key":
-		default:
-			if seen[sub] {
-				return nil, d.Errf("jwt: duplicate %s", sub)
-			}
-			seen[sub] = true
-		}
-		one := func() (string, error) {
-			if len(args) != 1 {
-				return "", d.Errf("jwt: %s: want exactly one value, got %d", sub, len(args))
-			}
-			return args[0], nil
-		}
-		duration := func() (caddy.Duration, error) {
-			v, err := one()
-			if err != nil {
-				return 0, err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur < 0 {
-				return 0, d.Errf("jwt: %s: want a duration such as 30s, got %q", sub, v)
-			}
-			return caddy.Duration(dur), nil
-		}
-		var err error
+		sub, args, one := l.sub, l.args, l.one
+		duration := func() (caddy.Duration, error) { return l.duration("30s", true) }
 		switch sub {
 		case "issuer":
 			if c.Issuer, err = one(); err != nil {
@@ -933,15 +908,9 @@ func parseJWTBlock(d *caddyfile.Dispenser, nesting int) (*JWTConfig, error) {
 				return nil, err
 			}
 		case "cache_size":
-			v, err := one()
-			if err != nil {
+			if c.CacheSize, err = l.positive(); err != nil {
 				return nil, err
 			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, d.Errf("jwt: cache_size: want a positive number, got %q", v)
-			}
-			c.CacheSize = n
 		default:
 			return nil, d.Errf("unrecognized jwt subdirective '%s'", sub)
 		}
