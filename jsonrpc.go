@@ -176,11 +176,18 @@ func parseMessage(body []byte, i int) (message, int, *rpcError) {
 		return m, end, dupErr
 	}
 	// From here on the id is known well enough to echo, when it is a string
-	// or a number; an id of another type is not echoed.
+	// or an integer; an id of another type is not echoed.
 	if flags&hasID != 0 && !(idFirst == '"' || idFirst == '-' || (idFirst >= '0' && idFirst <= '9')) {
 		if !(idFirst == 'n' && flags&hasMethod == 0) { // null is allowed only in responses
-			return m, end, invalidReq(nil, "invalid request: id must be a string or a number")
+			return m, end, invalidReq(nil, "invalid request: id must be a string or an integer")
 		}
+	}
+	if flags&hasID != 0 && idFirst != '"' && idFirst != 'n' && !safeInteger(m.id) {
+		// MCP ids are strings or integers. A fraction, an exponent or an
+		// integer beyond ±2^53 is read differently by different decoders
+		// (the Go SDK turns 1.5 into 1), so responses could be matched to
+		// the wrong request.
+		return m, end, invalidReq(nil, "invalid request: a numeric id must be an integer within ±2^53")
 	}
 	id := m.id
 	if id != nil && id[0] == 'n' {
@@ -562,6 +569,23 @@ func uriNotNormal(u string) string {
 		return "percent-encoded separator or NUL in path"
 	}
 	return ""
+}
+
+// safeInteger reports whether a JSON number is an integer (no fraction or
+// exponent) of at most 15 digits, well within ±2^53.
+func safeInteger(n []byte) bool {
+	if len(n) > 0 && n[0] == '-' {
+		n = n[1:]
+	}
+	if len(n) == 0 || len(n) > 15 {
+		return false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isUpperHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }

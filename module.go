@@ -452,6 +452,12 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
+	if r.Method != http.MethodPost && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
+		// Only a POST body is judged: a body on GET, DELETE or OPTIONS
+		// would reach the backend unjudged.
+		m.refuse(w, r, http.StatusBadRequest, "invalid_request", "a "+r.Method+" request to an MCP endpoint has no body", "")
+		return nil
+	}
 	hasList := false
 	if r.Method == http.MethodPost {
 		var ok bool
@@ -582,13 +588,17 @@ func (m *MCPAuth) challenge(code string) string {
 // the backend. It answers the refusal itself and returns false when the
 // request must not go on.
 func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal, repl *caddy.Replacer) (ok, hasList bool) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	cts := r.Header.Values("Content-Type")
+	mt := ""
+	if len(cts) == 1 {
+		mt, _, _ = mime.ParseMediaType(cts[0])
+	}
+	if mt != "application/json" {
 		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
 			"unsupported media type: a JSON-RPC message is sent as application/json"))
 		return false, false
 	}
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := r.Header.Values("Content-Encoding"); len(ce) > 1 || (len(ce) == 1 && !strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
 		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,
 			"unsupported content encoding: send the JSON-RPC message uncompressed"))
 		return false, false

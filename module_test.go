@@ -189,6 +189,34 @@ func TestStatusTable(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+bobToken)
 			return r
 		}, 200, true, "", `"result"`},
+		{"GET with a body", func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/mcp", strings.NewReader(callDelete))
+			r.Header.Set("Authorization", "Bearer "+aliceToken)
+			return r
+		}, 400, false, "", `"invalid_request"`},
+		{"DELETE with a chunked body", func() *http.Request {
+			r := httptest.NewRequest(http.MethodDelete, "/mcp", strings.NewReader(callDelete))
+			r.Header.Set("Authorization", "Bearer "+aliceToken)
+			r.ContentLength = -1
+			r.TransferEncoding = []string{"chunked"}
+			return r
+		}, 400, false, "", `"invalid_request"`},
+		{"two Content-Type headers", func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Add("Content-Type", "text/plain")
+			return r
+		}, 415, false, "", `"code":-32600`},
+		{"identity then gzip", func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Add("Content-Encoding", "identity")
+			r.Header.Add("Content-Encoding", "gzip")
+			return r
+		}, 415, false, "", `"code":-32600`},
+		{"identity encoding", func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Set("Content-Encoding", "identity")
+			return r
+		}, 200, true, "", `"result"`},
 		{"GET without token", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/mcp", nil) }, 401, false, `Bearer realm="mcp"`, `"unauthorized"`},
 		{"DELETE session", func() *http.Request {
 			r := httptest.NewRequest(http.MethodDelete, "/mcp", nil)

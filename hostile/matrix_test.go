@@ -308,14 +308,9 @@ func matrixCases() []hcase {
 	js("id an array", `{"jsonrpc":"2.0","id":[1],"method":"tools/call","params":{"name":"echo"}}`, 400, "")
 	js("id true", `{"jsonrpc":"2.0","id":true,"method":"tools/call","params":{"name":"echo"}}`, 400, "")
 	js("id null on a request", `{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"echo"}}`, 400, "")
-	add(hcase{class: "json", name: "id 1.5 (control)", req: postAs(bobTok, `{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"echo"}}`), want: 200, by: byCaddy, forwarded: true,
-		finding: true, note: "forwarded; the Go SDK reads id 1 (see differential_test.go)"})
-	add(hcase{class: "json", name: "id 1e400 on a denied call", req: postAs(bobTok, `{"jsonrpc":"2.0","id":1e400,"method":"tools/call","params":{"name":"delete_all"}}`), want: 403, by: byModule,
-		note: "denied; the id is echoed byte for byte", check: func(t *testing.T, res rawResult, _ []seenRequest) {
-			if !bytes.Contains(res.body, []byte(`"id":1e400`)) {
-				t.Errorf("id not echoed: %s", res.body)
-			}
-		}})
+	js("id 1.5", `{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"echo"}}`, 400, "MCP ids are strings or integers; the Go SDK would read 1")
+	js("id 1e400 on a denied call", `{"jsonrpc":"2.0","id":1e400,"method":"tools/call","params":{"name":"delete_all"}}`, 400, "not an integer within ±2^53: -32600 before any rule")
+	js("id 2^53+1", `{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/call","params":{"name":"echo"}}`, 400, "decoders would round it")
 	jsRaw("UTF-8 BOM", append([]byte("\xef\xbb\xbf"), echo...), 400, "")
 	js("trailing garbage", echo+"x", 400, "")
 	js("two concatenated messages", echo+call("delete_all"), 400, "")
@@ -360,18 +355,14 @@ func matrixCases() []hcase {
 	tr("Content-Type list json, text/plain", hdrs{"Content-Type: application/json, text/plain"}, eb, 415, byModule, false, "")
 	tr("Content-Type with charset (control)", hdrs{"Content-Type: application/json; charset=utf-8"}, eb, 200, byCaddy, true, "")
 	tr("Content-Type upper case (control)", hdrs{"Content-Type: APPLICATION/JSON"}, eb, 200, byCaddy, true, "media types are case-insensitive")
-	tr("two Content-Type headers, json first", hdrs{ctJSON, "Content-Type: text/plain"}, eb, 200, byCaddy, true,
-		"FINDING (low): only the first is checked; both are forwarded")
-	cases[len(cases)-1].finding = true
+	tr("two Content-Type headers, json first", hdrs{ctJSON, "Content-Type: text/plain"}, eb, 415, byModule, false, "the media type must be given once")
 	tr("Content-Encoding gzip", hdrs{ctJSON, "Content-Encoding: gzip"}, gz(eb), 415, byModule, false, "never decoded: refused whatever its size")
 	tr("Content-Encoding GZIP", hdrs{ctJSON, "Content-Encoding: GZIP"}, gz(eb), 415, byModule, false, "")
 	tr("Content-Encoding deflate", hdrs{ctJSON, "Content-Encoding: deflate"}, eb, 415, byModule, false, "")
 	tr("Content-Encoding identity, gzip (one field)", hdrs{ctJSON, "Content-Encoding: identity, gzip"}, gz(eb), 415, byModule, false, "")
 	tr("gzip bomb (10 MiB of zeros)", hdrs{ctJSON, "Content-Encoding: gzip"}, gz(make([]byte, 10<<20)), 415, byModule, false, "")
 	tr("Content-Encoding identity (control)", hdrs{ctJSON, "Content-Encoding: identity"}, eb, 200, byCaddy, true, "")
-	tr("two Content-Encoding headers, identity first", hdrs{ctJSON, "Content-Encoding: identity", "Content-Encoding: gzip"}, eb, 200, byCaddy, true,
-		"FINDING (low): only the first is checked; gzip is forwarded (no bypass: the judged bytes are plain JSON)")
-	cases[len(cases)-1].finding = true
+	tr("two Content-Encoding headers, identity first", hdrs{ctJSON, "Content-Encoding: identity", "Content-Encoding: gzip"}, eb, 415, byModule, false, "every Content-Encoding header counts")
 	tr("Content-Length over max_body, no body sent", hdrs{ctJSON, "Content-Length: 2097152"}, nil, 413, byModule, false, "refused before reading")
 	tr("chunked body over max_body", hdrs{ctJSON, "Transfer-Encoding: chunked"}, chunked(append(append([]byte(echo[:len(echo)-1]), `,"pad":"`...), append(bytes.Repeat([]byte("x"), 1<<20), `"}`...)...), 64<<10), 413, byModule, false, "counted while streaming")
 	tr("chunked small body (control)", hdrs{ctJSON, "Transfer-Encoding: chunked"}, chunked(eb, 7), 200, byCaddy, true, "")
@@ -431,12 +422,9 @@ func matrixCases() []hcase {
 	meth("DELETE without credential", "DELETE", "/mcp", nil, nil, 401, byModule, false, "")
 	meth("POST /MCP without credential", "POST", "/MCP", hdrs{ctJSON}, eb, 401, byModule, false, "site-wide: every path")
 	meth("POST //mcp/../mcp without credential", "POST", "//mcp/../mcp", hdrs{ctJSON}, eb, 401, byModule, false, "")
-	meth("GET with a JSON-RPC body for a denied tool", "GET", "/mcp", hdrs{auth(bobTok), ctJSON}, []byte(call("delete_all")), 200, byCaddy, true,
-		"FINDING (low): a GET's body is not judged and is forwarded")
-	cases[len(cases)-1].finding = true
-	meth("DELETE with a JSON-RPC body for a denied tool", "DELETE", "/mcp", hdrs{auth(bobTok), ctJSON}, []byte(call("delete_all")), 200, byCaddy, true,
-		"FINDING (low): a DELETE's body is not judged and is forwarded")
-	cases[len(cases)-1].finding = true
+	meth("GET with a JSON-RPC body for a denied tool", "GET", "/mcp", hdrs{auth(bobTok), ctJSON}, []byte(call("delete_all")), 400, byModule, false,
+		"only POST bodies are judged, so no other method may carry one")
+	meth("DELETE with a JSON-RPC body for a denied tool", "DELETE", "/mcp", hdrs{auth(bobTok), ctJSON}, []byte(call("delete_all")), 400, byModule, false, "")
 
 	// ---- sessions and policy ----
 	add(hcase{class: "session", name: "forged Mcp-Session-Id", req: postAs(aliceTok, echo, "Mcp-Session-Id: abc.def"), want: 404, by: byModule, note: "session_not_found"})
