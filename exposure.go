@@ -60,6 +60,42 @@ func (h *HideDenied) templates() (tool, prompt, resource string) {
 	return
 }
 
+// replyShape is how the backend last framed a 200 reply to a POST: a
+// hidden item is answered in the same framing, so that the Content-Type of
+// a refusal does not tell it from the backend's unknown-item answer.
+type replyShape struct {
+	sse          bool
+	cacheControl string
+}
+
+// writeHidden writes a hide_denied answer as the backend would frame it:
+// an SSE event ("event: message", as the official SDKs write it) when the
+// backend answers POSTs with event streams and the client accepts one,
+// else application/json.
+func (m *MCPAuth) writeHidden(w http.ResponseWriter, r *http.Request, body []byte) {
+	shape := m.lastReply.Load()
+	if shape == nil || !shape.sse || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		m.write(w, r, http.StatusOK, append(body, '\n'))
+		return
+	}
+	h := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" && m.originAllowed(r) {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id")
+		h.Add("Vary", "Origin")
+	}
+	h.Set("Content-Type", "text/event-stream")
+	if shape.cacheControl != "" {
+		h.Set("Cache-Control", shape.cacheControl)
+	}
+	w.WriteHeader(http.StatusOK)
+	ev := make([]byte, 0, len(body)+32)
+	ev = append(ev, "event: message\ndata: "...)
+	ev = append(ev, body...)
+	ev = append(ev, "\n\n"...)
+	_, _ = w.Write(ev)
+}
+
 func fillTemplate(t, name string) string {
 	return strings.NewReplacer("{name}", name, "{quoted}", quote(name)).Replace(t)
 }
@@ -179,9 +215,9 @@ func placeholderOnly(s string) string {
 }
 
 // headerKey folds a header name for comparisons: case-insensitive, and
-// with '_' read as '-', as CGI-style backends do.
+// with '_' and '.' read as '-', as CGI- and PHP-style backends do.
 func headerKey(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), "_", "-")
+	return strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(s))
 }
 
 // originAllowed applies allowed_origins to a request.

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -158,6 +159,8 @@ type MCPAuth struct {
 	throttle *throttle    // nil when off
 	sessions *sessionKeys // nil when session binding is off
 	metrics  *metrics
+	// lastReply is how the backend last framed a reply (hide_denied only).
+	lastReply *atomic.Pointer[replyShape]
 	origins  map[string]bool
 	audit    *zap.Logger
 }
@@ -248,6 +251,7 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	m.streams = new(streamSet)
+	m.lastReply = new(atomic.Pointer[replyShape])
 	if t := m.Throttle; t == nil || !t.Off {
 		failures, window := defaultThrottleFailures, defaultThrottleWindow
 		if t != nil && t.Failures > 0 {
@@ -496,6 +500,13 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if sessionKey != nil {
 		rw.wrapSession = func(sid string) string { return wrapSessionID(sessionKey, p.id, sid) }
 	}
+	if m.HideDenied != nil && r.Method == http.MethodPost {
+		rw.onReply = func(sse bool, cc string) {
+			if old := m.lastReply.Load(); old == nil || old.sse != sse || old.cacheControl != cc {
+				m.lastReply.Store(&replyShape{sse: sse, cacheControl: cc})
+			}
+		}
+	}
 	err := next.ServeHTTP(rw, r)
 	if rw.finish() {
 		m.logger.Warn("withheld a list reply that could not be filtered",
@@ -697,7 +708,7 @@ func (m *MCPAuth) answerDenied(w http.ResponseWriter, r *http.Request, p *princi
 		// Answer as for an unknown item, each denied request of a batch too.
 		if !batch {
 			if body, ok := h.unknownAnswer(msgs[0].id, msgs[0].action); ok {
-				m.refuseRPC(w, r, http.StatusOK, body)
+				m.writeHidden(w, r, body)
 				return
 			}
 		} else {

@@ -28,6 +28,9 @@ type responseWriter struct {
 	bufferJSON bool
 	// wrapSession rewrites the Mcp-Session-Id that the backend sets.
 	wrapSession func(string) string
+	// onReply, when set, learns how the backend frames a 200 reply to a
+	// POST (so hide_denied can answer in the same framing).
+	onReply func(sse bool, cacheControl string)
 
 	mode   int // one of the modes below, decided at WriteHeader
 	status int
@@ -54,6 +57,9 @@ func (rw *responseWriter) WriteHeader(status int) {
 	}
 	rw.status = status
 	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if rw.onReply != nil && status == http.StatusOK && (mt == "text/event-stream" || mt == "application/json") {
+		rw.onReply(mt == "text/event-stream", h.Get("Cache-Control"))
+	}
 	encoded := h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity"
 	switch {
 	case status < 200 || status == http.StatusNoContent:
