@@ -8,8 +8,13 @@
 package integration
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,9 +47,19 @@ func TestMain(m *testing.M) {
 	}
 	storageDir = dir
 	code := m.Run()
+	if code == 0 {
+		// Every config of the suite ran at DEBUG with the log in a file:
+		// no secret, presented token or digest may appear in it.
+		if err := scanDebugLog(filepath.Join(dir, "debug.log")); err != nil {
+			fmt.Fprintln(os.Stderr, "integration: secret hygiene:", err)
+			code = 1
+		}
+	}
 	// The in-process Caddy never stops, so its files may still be open; a
 	// failed removal is not a test failure.
-	_ = os.RemoveAll(dir)
+	if os.Getenv("KEEP_DEBUG_LOG") == "" {
+		_ = os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
@@ -93,8 +108,52 @@ func globalOptions() string {
 	http_port %d
 	https_port %d
 	storage file_system %s
+	debug
+	log default {
+		output file %s
+		level DEBUG
+	}
 }
-`, adminAddr, httpPort, httpsPort, storageDir)
+`, adminAddr, httpPort, httpsPort, storageDir, filepath.Join(storageDir, "debug.log"))
+}
+
+// scanDebugLog reads the suite's DEBUG log and reports any configured or
+// presented secret in it: the tokens, their hex and sha256: digests, and
+// 12-character prefixes of the tokens.
+func scanDebugLog(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) < 1000 {
+		return fmt.Errorf("the DEBUG log %s holds only %d bytes: did logging to the file fail?", path, len(b))
+	}
+	// Caddy's own DEBUG dump of the loaded config (http.auto_https,
+	// "adjusted config") holds the config as written, so a token given as
+	// a literal or a sha256: digest shows there as its digest, as it does
+	// in the admin API and autosave (tokens from {env.*}/{file.*} show as
+	// the placeholder). That line is Caddy's, not a log line of the
+	// module's, and is left out; everything else is scanned.
+	var kept [][]byte
+	dumps := 0
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(line, []byte(`"logger":"http.auto_https","msg":"adjusted config"`)) {
+			dumps++
+			continue
+		}
+		kept = append(kept, line)
+	}
+	rest := bytes.Join(kept, []byte("\n"))
+	for _, tok := range []string{aliceToken, bobToken, "not-a-configured-token", "wrong-token"} {
+		d := sha256.Sum256([]byte(tok))
+		for _, needle := range []string{tok, tok[:min(12, len(tok))], hex.EncodeToString(d[:]), base64.StdEncoding.EncodeToString(d[:])} {
+			if bytes.Contains(rest, []byte(needle)) {
+				return fmt.Errorf("%q (from token %q) appears in the DEBUG log %s", needle, tok[:4]+"…", path)
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "integration: secret hygiene: %d bytes of DEBUG log from the whole suite (%d config dumps of Caddy's left out): no token, digest or token prefix\n", len(rest), dumps)
+	return nil
 }
 
 // mcpAuthBlock is the mcp_auth directive of the contract; extra lines
