@@ -161,8 +161,8 @@ type MCPAuth struct {
 	metrics  *metrics
 	// lastReply is how the backend last framed a reply (hide_denied only).
 	lastReply *atomic.Pointer[replyShape]
-	origins  map[string]bool
-	audit    *zap.Logger
+	origins   map[string]bool
+	audit     *zap.Logger
 }
 
 // Token is a static bearer token.
