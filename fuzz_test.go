@@ -115,3 +115,41 @@ func FuzzTokenFile(f *testing.F) {
 		}
 	})
 }
+
+// validJSONCorpus are grammar corner cases where validators have differed.
+var validJSONCorpus = []string{
+	`{}`, `[]`, `{"a":1}`, ` {"a" : [1, 2.5e-3, -0, true, false, null, "x"]} `,
+	`01`, `1.`, `.5`, `-`, `1e`, `1e+`, `+1`, `0x10`, `NaN`, `Infinity`, `-Infinity`,
+	`{"a":1,}`, `[1,]`, `{,}`, `{"a"}`, `{"a":}`, `{a:1}`, `{'a':1}`, `{"a":1}}`, `[[]`,
+	"\"\x01\"", "\"\t\"", `"\x"`, `"\u00"`, `"\ud800"`, `"\udc00\ud800"`, `"\u0000"`, `"\/"`,
+	"{\"a\":1}\f", "{\"a\":1}\v", "\u00a0{}", `"` + "\xff" + `"`, `{"a":1}/*c*/`, `true false`, ``, ` `,
+}
+
+func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+	for _, s := range validJSONCorpus {
+		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("validJSON(%q) = %v, encoding/json says %v", s, got, want)
+		}
+	}
+	deep := strings.Repeat("[", 10001) + strings.Repeat("]", 10001)
+	if validJSON([]byte(deep)) || json.Valid([]byte(deep)) {
+		t.Error("10,001 levels of nesting accepted")
+	}
+	ok := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
+	if !validJSON([]byte(ok)) || !json.Valid([]byte(ok)) {
+		t.Error("10,000 levels of nesting refused")
+	}
+}
+
+// FuzzValidJSON: the fast validator accepts exactly what encoding/json
+// accepts.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range validJSONCorpus {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
+}

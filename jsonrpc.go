@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // JSON-RPC error codes used in refusals.
@@ -80,7 +82,7 @@ func classify(body []byte) (batch bool, msgs []message, err *rpcError) {
 	if !utf8.Valid(body) {
 		return false, nil, parseErr("parse error: body is not valid UTF-8")
 	}
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return false, nil, parseErr("parse error: body is not valid JSON")
 	}
 	i := skipWS(body, 0)
@@ -114,6 +116,33 @@ func classify(body []byte) (batch bool, msgs []message, err *rpcError) {
 	default:
 		return false, nil, invalidReq(nil, "invalid request: not a JSON-RPC message")
 	}
+}
+
+// validJSON checks the JSON grammar with segmentio/encoding's validator
+// (the one the official Go MCP SDK decodes with; several times faster than
+// encoding/json's), and bounds nesting at encoding/json's 10,000 levels.
+func validJSON(b []byte) bool {
+	return segjson.Valid(b) && nestingAtMost(b, 10000)
+}
+
+// nestingAtMost reports whether the (valid) JSON b nests at most max
+// levels of arrays and objects.
+func nestingAtMost(b []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i) - 1
+		case '{', '[':
+			depth++
+			if depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // field flags of a message.
