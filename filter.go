@@ -73,7 +73,7 @@ func filterMessage(msg []byte, roles []*compiledRole) ([]byte, error) {
 	if i >= len(msg) {
 		return msg, nil
 	}
-	if !json.Valid(msg) {
+	if !validJSON(msg) {
 		return nil, errUnfilterable
 	}
 	switch msg[i] {

@@ -565,7 +565,7 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 // throttled answers 429 when the client has sent too many wrong
 // credentials lately; no token is checked then.
 func (m *MCPAuth) throttled(w http.ResponseWriter, r *http.Request) bool {
-	if m.throttle == nil {
+	if m.throttle == nil || !m.throttle.any() {
 		return false
 	}
 	left, blocked := m.throttle.blocked(clientGroup(remoteHost(r)))
@@ -602,7 +602,9 @@ func (m *MCPAuth) judgeBody(w http.ResponseWriter, r *http.Request, p *principal
 	cts := r.Header.Values("Content-Type")
 	mt := ""
 	if len(cts) == 1 {
-		mt, _, _ = mime.ParseMediaType(cts[0])
+		if mt = cts[0]; mt != "application/json" {
+			mt, _, _ = mime.ParseMediaType(mt)
+		}
 	}
 	if mt != "application/json" {
 		m.refuseRPC(w, r, http.StatusUnsupportedMediaType, rpcErrorBody(nil, codeInvalidRequest,

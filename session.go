@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/certmagic"
 )
@@ -36,14 +37,19 @@ type sessionKeys struct {
 	mu      sync.Mutex
 	key     []byte
 	storage certmagic.Storage
+	loaded  atomic.Pointer[[]byte] // set once the key is known: no lock after that
 }
 
 const sessionKeyStorageKey = "mcp_auth/session_key"
 
 func (s *sessionKeys) get(ctx context.Context) ([]byte, error) {
+	if k := s.loaded.Load(); k != nil {
+		return *k, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.key != nil {
+		s.loaded.Store(&s.key)
 		return s.key, nil
 	}
 	if s.storage == nil {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -48,6 +49,10 @@ type throttle struct {
 
 	mu  sync.Mutex
 	lru *simplelru.LRU[netip.Prefix, *throttleEntry]
+	// lastFail is when the last failure was recorded (Unix nanoseconds):
+	// when it is a window old, nothing can be blocked, and blocked answers
+	// without a lock.
+	lastFail atomic.Int64
 }
 
 func newThrottle(failures int, window time.Duration, entries int) *throttle {
@@ -72,6 +77,9 @@ func clientGroup(host string) netip.Prefix {
 
 // blocked reports whether the group is throttled, and for how long.
 func (t *throttle) blocked(group netip.Prefix) (time.Duration, bool) {
+	if !t.any() {
+		return 0, false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.lru.Peek(group)
@@ -86,11 +94,20 @@ func (t *throttle) blocked(group netip.Prefix) (time.Duration, bool) {
 	return left, e.failures >= t.failures
 }
 
+// any reports whether some client may be blocked now: false when no
+// failure was recorded within the window (the common case), without a
+// lock or parsing the client's address.
+func (t *throttle) any() bool {
+	last := t.lastFail.Load()
+	return last != 0 && t.now().Sub(time.Unix(0, last)) < t.window
+}
+
 // fail records a wrong credential from the group.
 func (t *throttle) fail(group netip.Prefix) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	t.lastFail.Store(now.UnixNano())
 	e, ok := t.lru.Get(group)
 	if !ok || now.Sub(e.start) >= t.window {
 		t.lru.Add(group, &throttleEntry{start: now, failures: 1})
