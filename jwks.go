@@ -212,6 +212,8 @@ type jwksFetcher struct {
 	keys     atomic.Pointer[keySet]
 	settings atomic.Pointer[fetcherSettings]
 	logger   atomic.Pointer[zap.Logger]
+	// metrics of the newest config using the fetcher (refresh counts).
+	metrics atomic.Pointer[metrics]
 
 	mu           sync.Mutex
 	inflight     chan struct{} // closed when the running fetch ends
@@ -370,6 +372,7 @@ func (f *jwksFetcher) run(ch chan struct{}) {
 	f.mu.Unlock()
 	close(ch)
 
+	f.metrics.Load().jwksRefresh(err == nil)
 	switch {
 	case err != nil && f.keys.Load() == nil:
 		log.Warn("JWKS fetch failed and no key set is available yet: access tokens are answered 503 until one arrives",

@@ -237,7 +237,7 @@ func (m *MCPAuth) provisionOAuth(ctx caddy.Context) error {
 	o.logger = m.logger
 	// Key source last: a pool entry acquired here is released in Cleanup.
 	if m.JWT != nil {
-		if err := o.provisionKeys(m.JWT, repl, m.logger); err != nil {
+		if err := o.provisionKeys(m.JWT, repl, m.logger, m.metrics); err != nil {
 			return err
 		}
 	}
@@ -375,7 +375,7 @@ func (o *oauthState) compileMapping(block string, roles map[string]Role, rolesCl
 
 // provisionKeys sets up the key source: a file read now, or a pooled
 // background fetcher.
-func (o *oauthState) provisionKeys(c *JWTConfig, repl *caddy.Replacer, logger *zap.Logger) error {
+func (o *oauthState) provisionKeys(c *JWTConfig, repl *caddy.Replacer, logger *zap.Logger, mt *metrics) error {
 	switch {
 	case c.JWKSFile != "":
 		path, err := resolveConfigString(repl, "jwt: jwks_file", c.JWKSFile)
@@ -429,6 +429,7 @@ func (o *oauthState) provisionKeys(c *JWTConfig, repl *caddy.Replacer, logger *z
 			return err
 		}
 		f := val.(*jwksFetcher)
+		f.metrics.Store(mt)
 		if loaded {
 			// The newest config's settings and logger win; the keys stay.
 			f.settings.Store(&s)

@@ -13,8 +13,9 @@ import (
 // role names, known MCP methods or "other", fixed refusal reasons — never
 // from raw client input, so cardinality stays bounded.
 type metrics struct {
-	decisions *prometheus.CounterVec // outcome, role, method
-	refusals  *prometheus.CounterVec // reason
+	decisions     *prometheus.CounterVec // outcome, role, method
+	refusals      *prometheus.CounterVec // reason
+	jwksRefreshes *prometheus.CounterVec // result: ok, error
 }
 
 const metricsNamespace = "caddy_mcp_auth"
@@ -32,6 +33,11 @@ func newMetrics(ctx caddy.Context) (*metrics, error) {
 			Name:      "refusals_total",
 			Help:      "Requests refused before or instead of reaching the backend, by reason.",
 		}, []string{"reason"}),
+		jwksRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metricsNamespace,
+			Name:      "jwks_refreshes_total",
+			Help:      "Fetches of JWKS key sets (jwt with jwks_url), by result.",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -41,6 +47,9 @@ func newMetrics(ctx caddy.Context) (*metrics, error) {
 		return nil, err
 	}
 	if m.refusals, err = register(reg, m.refusals); err != nil {
+		return nil, err
+	}
+	if m.jwksRefreshes, err = register(reg, m.jwksRefreshes); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -113,4 +122,15 @@ func (m *metrics) refusal(reason string) {
 	if m != nil {
 		m.refusals.WithLabelValues(reason).Inc()
 	}
+}
+
+func (m *metrics) jwksRefresh(ok bool) {
+	if m == nil {
+		return
+	}
+	result := "error"
+	if ok {
+		result = "ok"
+	}
+	m.jwksRefreshes.WithLabelValues(result).Inc()
 }

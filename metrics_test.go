@@ -2,8 +2,10 @@ package mcpauth
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -61,5 +63,25 @@ func TestMetricsSurviveReload(t *testing.T) {
 	a.decision("allow", "r", "ping")
 	if got := testutil.ToFloat64(b.decisions.WithLabelValues("allow", "r", "ping")); got != 1 {
 		t.Errorf("the reloaded handler counts apart: %v", got)
+	}
+}
+
+func TestMetricsJWKSRefreshes(t *testing.T) {
+	keys(t)
+	down := newJWKSServer(t)
+	down.set(http.StatusInternalServerError)
+	m := newOAuthHandler(t, down.URL, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(m.metrics.jwksRefreshes.WithLabelValues("error")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed JWKS fetch counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	up := newJWKSServer(t, rsaKey1S)
+	m2 := newOAuthHandler(t, up.URL, nil)
+	waitKeys(t, m2)
+	if got := testutil.ToFloat64(m2.metrics.jwksRefreshes.WithLabelValues("ok")); got < 1 {
+		t.Errorf("jwks_refreshes_total{result=ok} = %v after a key set arrived", got)
 	}
 }
