@@ -737,14 +737,14 @@ func (m *MCPAuth) authenticateJWT(w http.ResponseWriter, r *http.Request, tok st
 				zap.String("remote_ip", remoteHost(r)))
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		m.refuse(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", rej.reason, "")
+		m.refuse(w, r, http.StatusServiceUnavailable, "temporarily_unavailable", rej.reason)
 		return nil, false
 	}
 	if rej.wrong {
 		m.failedCredential(r)
 	}
 	w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
-	m.refuse(w, r, http.StatusUnauthorized, "invalid_token", rej.reason, "")
+	m.refuse(w, r, http.StatusUnauthorized, "invalid_token", rej.reason)
 	m.auditRefusal(r, nil, "invalid_token")
 	if ce := m.logger.Check(zapcore.InfoLevel, "access token refused"); ce != nil {
 		ce.Write(zap.String("reason", rej.reason), zap.String("remote_ip", remoteHost(r)))

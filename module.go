@@ -414,12 +414,12 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE, OPTIONS")
 		m.refuse(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on an MCP endpoint", "")
+			"method "+r.Method+" is not allowed on an MCP endpoint")
 		return nil
 	}
 
 	if !m.originAllowed(r) {
-		m.refuse(w, r, http.StatusForbidden, "forbidden_origin", "requests from this Origin are not allowed", "")
+		m.refuse(w, r, http.StatusForbidden, "forbidden_origin", "requests from this Origin are not allowed")
 		m.auditRefusal(r, nil, "forbidden_origin")
 		return nil
 	}
@@ -445,13 +445,13 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			sid, ok := unwrapSessionID(sessionKey, p.id, ids[0])
 			if !ok {
 				m.refuse(w, r, http.StatusNotFound, "session_not_found",
-					"no such session for this caller; start a new session with initialize", "")
+					"no such session for this caller; start a new session with initialize")
 				m.auditRefusal(r, p, "session_not_found")
 				return nil
 			}
 			r.Header.Set("Mcp-Session-Id", sid)
 		default:
-			m.refuse(w, r, http.StatusBadRequest, "invalid_request", "Mcp-Session-Id may appear once", "")
+			m.refuse(w, r, http.StatusBadRequest, "invalid_request", "Mcp-Session-Id may appear once")
 			return nil
 		}
 	}
@@ -459,7 +459,7 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method != http.MethodPost && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
 		// Only a POST body is judged: a body on GET, DELETE or OPTIONS
 		// would reach the backend unjudged.
-		m.refuse(w, r, http.StatusBadRequest, "invalid_request", "a "+r.Method+" request to an MCP endpoint has no body", "")
+		m.refuse(w, r, http.StatusBadRequest, "invalid_request", "a "+r.Method+" request to an MCP endpoint has no body")
 		return nil
 	}
 	hasList := false
@@ -532,13 +532,13 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 	switch st {
 	case credMissing:
 		w.Header().Set("WWW-Authenticate", m.challenge(""))
-		m.refuse(w, r, http.StatusUnauthorized, "unauthorized", "a bearer token is required", "")
+		m.refuse(w, r, http.StatusUnauthorized, "unauthorized", "a bearer token is required")
 		m.auditRefusal(r, nil, "unauthorized")
 		return nil, false
 	case credMalformed:
 		w.Header().Set("WWW-Authenticate", m.challenge("invalid_request"))
 		m.refuse(w, r, http.StatusBadRequest, "invalid_request",
-			"the credential header must appear once and hold one token of printable ASCII", "")
+			"the credential header must appear once and hold one token of printable ASCII")
 		m.auditRefusal(r, nil, "invalid_request")
 		return nil, false
 	}
@@ -552,7 +552,7 @@ func (m *MCPAuth) authenticate(w http.ResponseWriter, r *http.Request) (*princip
 	if p == nil {
 		m.failedCredential(r)
 		w.Header().Set("WWW-Authenticate", m.challenge("invalid_token"))
-		m.refuse(w, r, m.invalid, "invalid_token", "the token is not known", "")
+		m.refuse(w, r, m.invalid, "invalid_token", "the token is not known")
 		m.auditRefusal(r, nil, "invalid_token")
 		if ce := m.logger.Check(zapcore.InfoLevel, "unknown token"); ce != nil {
 			ce.Write(zap.String("remote_ip", remoteHost(r)))
@@ -575,7 +575,7 @@ func (m *MCPAuth) throttled(w http.ResponseWriter, r *http.Request) bool {
 	secs := int((left + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	m.refuse(w, r, http.StatusTooManyRequests, "too_many_requests",
-		"too many wrong credentials from this address; retry after "+strconv.Itoa(secs)+" s", "")
+		"too many wrong credentials from this address; retry after "+strconv.Itoa(secs)+" s")
 	m.auditRefusal(r, nil, "throttled")
 	return true
 }
@@ -783,7 +783,7 @@ func (m *MCPAuth) answerDenied(w http.ResponseWriter, r *http.Request, p *princi
 // may ask its authorization server for the scope named and retry.
 func (m *MCPAuth) insufficientScope(w http.ResponseWriter, r *http.Request, scope string, a Action) {
 	w.Header().Set("WWW-Authenticate", m.challenge("insufficient_scope")+`, scope="`+scope+`"`)
-	m.refuse(w, r, http.StatusForbidden, "insufficient_scope", deniedMessage(a)+" (needs scope "+scope+")", "")
+	m.refuse(w, r, http.StatusForbidden, "insufficient_scope", deniedMessage(a)+" (needs scope "+scope+")")
 }
 
 func (m *MCPAuth) tooLarge() string {
@@ -846,7 +846,7 @@ func (m *MCPAuth) logDecisions(r *http.Request, p *principal, msgs []message, ds
 }
 
 // refuse answers a refusal outside JSON-RPC: {"error","error_description"}.
-func (m *MCPAuth) refuse(w http.ResponseWriter, r *http.Request, status int, code, desc, _ string) {
+func (m *MCPAuth) refuse(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
 	m.metrics.refusal(code)
 	body := `{"error":` + quote(code) + `,"error_description":` + quote(desc) + "}\n"
 	m.write(w, r, status, []byte(body))
