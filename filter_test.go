@@ -220,3 +220,39 @@ func TestSessionBinding(t *testing.T) {
 		}
 	}
 }
+
+// statusLog records every status written (httptest.ResponseRecorder keeps
+// only the first, a 1xx here).
+type statusLog struct {
+	*httptest.ResponseRecorder
+	statuses []int
+}
+
+func (s *statusLog) WriteHeader(code int) {
+	s.statuses = append(s.statuses, code)
+	if code >= 200 {
+		s.ResponseRecorder.WriteHeader(code)
+	}
+}
+
+// TestResponseWriterInformational: a 103 before the final answer passes
+// through and does not fix the mode.
+func TestResponseWriterInformational(t *testing.T) {
+	rec := &statusLog{ResponseRecorder: httptest.NewRecorder()}
+	rw := &responseWriter{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
+		roles:                 readerRoles(t),
+		bufferJSON:            true,
+	}
+	rw.Header().Set("Link", "</x>; rel=preload")
+	rw.WriteHeader(http.StatusEarlyHints)
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(200)
+	_, _ = rw.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"},{"name":"get_a"}]}}`))
+	if rw.finish() {
+		t.Fatal("refused")
+	}
+	if fmt.Sprint(rec.statuses) != "[103 200]" || rec.Body.String() != `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}]}}` {
+		t.Errorf("got %v %s", rec.statuses, rec.Body.String())
+	}
+}

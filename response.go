@@ -49,6 +49,12 @@ func (rw *responseWriter) WriteHeader(status int) {
 	if rw.mode != modeUndecided {
 		return
 	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		// An informational answer (103 Early Hints) comes before the final
+		// one: pass it on and decide at the final status.
+		rw.ResponseWriterWrapper.WriteHeader(status)
+		return
+	}
 	h := rw.Header()
 	if rw.wrapSession != nil {
 		if sid := h.Get("Mcp-Session-Id"); sid != "" {
