@@ -508,6 +508,11 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	err := next.ServeHTTP(rw, r)
+	if err != nil && rw.mode == modeJSON {
+		// The buffered reply was cut short; nothing of it was written, so
+		// Caddy's error handling answers (502 from reverse_proxy).
+		return err
+	}
 	if rw.finish() {
 		m.logger.Warn("withheld a list reply that could not be filtered",
 			zap.String("user", p.name), zap.String("http_method", r.Method))
