@@ -28,31 +28,11 @@ import (
 
 const benchToken = "mcp_bench_7f3a9c1e5b2d4f608a1c3e5f7b9d0a2c"
 
-// benchRoles are a few roles of the usual shape: an admin with a deny
-// carve-out, a reader with exact and glob targets, and a deny-only role.
-var benchRoles = map[string]Role{
-	"admin": {
-		Allow: []Rule{{Method: "*"}},
-		Deny:  []Rule{{Method: "tools/call", Targets: []string{"delete_*"}}},
-	},
-	"reader": {
-		Allow: []Rule{
-			{Method: "tools/list"},
-			{Method: "tools/call", Targets: []string{"search_docs", "get_*"}},
-			{Method: "resources/read", Targets: []string{"file:///docs/*"}},
-			{Method: "prompts/get", Targets: []string{"*"}},
-		},
-	},
-	"no-secrets": {
-		Deny: []Rule{{Method: "*", Targets: []string{"*secret*"}}},
-	},
-}
-
 // benchHandler provisions a handler with n tokens, the first of which is
 // benchToken with the roles given.
 func benchHandler(tb testing.TB, n int, roles []string, mutate func(*MCPAuth)) *MCPAuth {
 	tb.Helper()
-	m := &MCPAuth{Roles: benchRoles}
+	m := &MCPAuth{Roles: testRoles} // the unit tests' roles (rbac_test.go)
 	m.Tokens = make([]Token, 0, n)
 	m.Tokens = append(m.Tokens, Token{Name: "bench", Secret: hashToken(benchToken), Roles: roles})
 	for i := 1; i < n; i++ {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -151,18 +150,7 @@ func textResult(s string) *mcp.CallToolResult {
 // ends.
 func newBackend(t *testing.T, mode backendMode) *backend {
 	t.Helper()
-	b := &backend{toolCalls: map[string]int{}}
-	srv := newMCPServer(b)
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{JSONResponse: mode.json, Stateless: mode.stateless})
-	ts := httptest.NewServer(b.record(h))
-	t.Cleanup(func() {
-		ts.CloseClientConnections()
-		ts.Close()
-	})
-	b.URL = ts.URL
-	b.Addr = strings.TrimPrefix(ts.URL, "http://")
-	return b
+	return newCustomBackend(t, mode, newMCPServer)
 }
 
 func (b *backend) countTool(name string) {
