@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -176,44 +177,14 @@ func (b *backend) record(next http.Handler) http.Handler {
 		b.mu.Lock()
 		b.reqs = append(b.reqs, sr)
 		b.mu.Unlock()
-		next.ServeHTTP(&statusWriter{ResponseWriter: w, b: b, sr: sr}, r)
+		next.ServeHTTP(&testcaddy.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			sr.Status = code
+			sr.SessionID = w.Header().Get("Mcp-Session-Id")
+		}}, r)
 	})
 }
-
-// statusWriter records the status; it keeps http.Flusher working (the SDK
-// flushes SSE events) and unwraps for http.ResponseController.
-type statusWriter struct {
-	http.ResponseWriter
-	b  *backend
-	sr *seenRequest
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.note(code)
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.note(http.StatusOK)
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) note(code int) {
-	w.b.mu.Lock()
-	defer w.b.mu.Unlock()
-	if w.sr.Status == 0 {
-		w.sr.Status = code
-		w.sr.SessionID = w.Header().Get("Mcp-Session-Id")
-	}
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // describeRPC renders the JSON-RPC messages of a body as "method target".
 func describeRPC(body []byte) []string {
@@ -313,17 +284,5 @@ func (b *backend) assertNoAuthorization(t *testing.T) {
 		if v, ok := r.Header["Authorization"]; ok {
 			t.Errorf("backend request %d (%s %s %v) carried Authorization %q: the token was passed through", i, r.Method, r.Path, r.RPC, v)
 		}
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

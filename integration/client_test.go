@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -22,18 +23,6 @@ const codePermissionDenied = -32030
 // responseHeaderTimeout bounds every wait for an answer's headers, so that
 // a broken setup fails instead of hanging until the go test timeout.
 const responseHeaderTimeout = 15 * time.Second
-
-// bearerTransport adds "Authorization: Bearer <token>" to every request.
-type bearerTransport struct {
-	token string
-	base  http.RoundTripper
-}
-
-func (b *bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.base.RoundTrip(r)
-}
 
 // newHTTPClient returns a client with its own connection pool (closed when
 // the test ends) that presents token, if not empty.
@@ -59,7 +48,7 @@ func newRecordingClient(t *testing.T, token string, base *http.Transport, log *w
 		rt = &recordingTransport{log: log, base: rt}
 	}
 	if token != "" {
-		rt = &bearerTransport{token: token, base: rt}
+		rt = testcaddy.Bearer{Token: token, Base: rt}
 	}
 	return &http.Client{Transport: rt}
 }

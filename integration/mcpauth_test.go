@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -160,7 +161,7 @@ func assertDeniedNotForwarded(t *testing.T, b *backend, s *session, method, targ
 func waitForStream(t *testing.T, b *backend, clientSID string) {
 	t.Helper()
 	sid := b.sessionIDFor(t, clientSID)
-	waitFor(t, 10*time.Second, "the standalone GET stream of session "+sid, func() bool {
+	testcaddy.WaitFor(t, 10*time.Second, "the standalone GET stream of session "+sid, func() bool {
 		for _, r := range b.requests() {
 			if r.Method == http.MethodGet && r.Header.Get("Mcp-Session-Id") == sid && r.Status == http.StatusOK {
 				return true
@@ -175,7 +176,7 @@ func waitForStream(t *testing.T, b *backend, clientSID string) {
 func waitForDelete(t *testing.T, b *backend, clientSID string) {
 	t.Helper()
 	sid := b.sessionIDFor(t, clientSID)
-	waitFor(t, 10*time.Second, "the DELETE of session "+sid, func() bool {
+	testcaddy.WaitFor(t, 10*time.Second, "the DELETE of session "+sid, func() bool {
 		for _, r := range b.requests() {
 			if r.Method == http.MethodDelete && r.Header.Get("Mcp-Session-Id") == sid && r.Status != 0 {
 				if r.Status != http.StatusNoContent {
@@ -654,7 +655,7 @@ func TestHTTPSWithInternalCA(t *testing.T) {
 	// wait for a verified handshake, which must answer 401 without a token.
 	anon := newHTTPClient(t, "", base)
 	var r rawResponse
-	waitFor(t, 30*time.Second, "a verified TLS handshake with the internal certificate", func() bool {
+	testcaddy.WaitFor(t, 30*time.Second, "a verified TLS handshake with the internal certificate", func() bool {
 		req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(initializeBody))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := anon.Do(req)
@@ -699,7 +700,7 @@ func fetchRoot(t *testing.T) string {
 	var ca struct {
 		Root string `json:"root_certificate"`
 	}
-	waitFor(t, 15*time.Second, "the local CA on the admin API", func() bool {
+	testcaddy.WaitFor(t, 15*time.Second, "the local CA on the admin API", func() bool {
 		resp, err := http.Get("http://" + adminAddr + "/pki/ca/local")
 		if err != nil {
 			return false

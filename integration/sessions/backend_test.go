@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -44,17 +45,15 @@ func newBackend(t *testing.T) *backend {
 		})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
 		b.mu.Lock()
 		i := len(b.reqs)
 		b.reqs = append(b.reqs, seen{Method: r.Method, SessionID: r.Header.Get("Mcp-Session-Id")})
 		b.mu.Unlock()
-		sw.onStatus = func(code int) {
+		h.ServeHTTP(&testcaddy.StatusWriter{ResponseWriter: w, OnStatus: func(code int) {
 			b.mu.Lock()
 			b.reqs[i].Status = code
 			b.mu.Unlock()
-		}
-		h.ServeHTTP(sw, r)
+		}}, r)
 	}))
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
@@ -63,35 +62,6 @@ func newBackend(t *testing.T) *backend {
 	b.Addr = strings.TrimPrefix(ts.URL, "http://")
 	return b
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	onStatus func(int)
-	done     bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.done {
-		w.done = true
-		w.onStatus(code)
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if !w.done {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // count is the number of requests received so far.
 func (b *backend) count() int {
@@ -120,36 +90,13 @@ func (b *backend) gets(sid string, status int) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// bearer adds the token to every request.
-type bearer struct {
-	token string
-	base  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.base.RoundTrip(r)
-}
-
 // connect opens an SDK client session through a Caddy as the named token.
-// Its transport opens a connection per request (see noKeepAlive).
+// Its transport opens a connection per request (see
+// testcaddy.NoKeepAliveClient).
 func connect(t *testing.T, endpoint, who string, standaloneSSE bool) *mcp.ClientSession {
 	t.Helper()
-	hc := noKeepAlive()
-	hc.Transport = bearer{token: tokenSecret[who], base: hc.Transport}
+	hc := testcaddy.NoKeepAliveClient()
+	hc.Transport = testcaddy.Bearer{Token: tokenSecret[who], Base: hc.Transport}
 	client := mcp.NewClient(&mcp.Implementation{Name: "sessions-client", Version: "1.0.0"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 )
 
 const (
@@ -49,7 +51,7 @@ func TestSessionSurvivesReload(t *testing.T) {
 			wrapped := alice.ID()
 			sid := backendID(t, wrapped)
 			echo(t, alice, "before")
-			waitFor(t, 10*time.Second, "alice's GET stream", func() bool { return b.gets(sid, http.StatusOK) >= 1 })
+			testcaddy.WaitFor(t, 10*time.Second, "alice's GET stream", func() bool { return b.gets(sid, http.StatusOK) >= 1 })
 			getsBefore := b.gets(sid, http.StatusOK)
 
 			// carol is not configured yet.
@@ -72,12 +74,12 @@ func TestSessionSurvivesReload(t *testing.T) {
 			// The reload ended the GET stream (Cleanup); the SDK client
 			// reopened it with the same wrapped id, which the new config
 			// accepted.
-			waitFor(t, 15*time.Second, "alice's GET stream reopened after the reload", func() bool {
+			testcaddy.WaitFor(t, 15*time.Second, "alice's GET stream reopened after the reload", func() bool {
 				return b.gets(sid, http.StatusOK) > getsBefore
 			})
 
 			if !km.envKey {
-				key, err := os.ReadFile(filepath.Join(a.dataHome, "caddy", "mcp_auth", "session_key"))
+				key, err := os.ReadFile(filepath.Join(a.DataHome(), "caddy", "mcp_auth", "session_key"))
 				if err != nil || len(key) < 32 {
 					t.Errorf("no session key of at least 32 bytes in A's storage: %d bytes, %v", len(key), err)
 				}
@@ -138,9 +140,9 @@ func TestSessionAcrossInstances(t *testing.T) {
 				// The hijack: bob presents alice's id, through A and B.
 				before = b.count()
 				echos := len(b.echoSessions())
-				for _, c := range []*caddyProc{a, bc} {
+				for _, c := range []caddyProc{a, bc} {
 					assertSessionNotFound(t, post(t, c.Endpoint(), tokenSecret["bob"], wrapped, version, echoBody(8, "hijack")),
-						"bob with alice's session id through "+c.name)
+						"bob with alice's session id through "+c.Name())
 				}
 				if n := b.count() - before; n != 0 {
 					t.Errorf("%d hijack request(s) reached the backend", n)
@@ -183,7 +185,7 @@ func openStream(t *testing.T, endpoint, who, wrapped, version string) (*http.Res
 	req.Header.Set("Authorization", "Bearer "+tokenSecret[who])
 	req.Header.Set("Mcp-Session-Id", wrapped)
 	req.Header.Set("Mcp-Protocol-Version", version)
-	resp, err := noKeepAlive().Do(req)
+	resp, err := testcaddy.NoKeepAliveClient().Do(req)
 	if err != nil {
 		cancel()
 		t.Fatalf("%s: GET stream: %v", who, err)
@@ -265,7 +267,7 @@ func TestReloadEndsStreamOfRevokedToken(t *testing.T) {
 	// alice is judged anew and may reopen hers (the backend may take a
 	// moment to notice that the old one is gone: it answers 409 until then).
 	reopened := b.gets(alice.sid, http.StatusOK)
-	waitFor(t, 10*time.Second, "alice's stream reopened after the reload", func() bool {
+	testcaddy.WaitFor(t, 10*time.Second, "alice's stream reopened after the reload", func() bool {
 		resp, cancel := openStream(t, a.Endpoint(), "alice", alice.wrapped, alice.version)
 		defer cancel()
 		return resp.StatusCode == http.StatusOK
