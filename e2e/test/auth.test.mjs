@@ -6,7 +6,8 @@ import { after, before, describe, test } from "node:test";
 
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-import { connect, post, startStack, text, tokens } from "../lib/harness.mjs";
+import { connect, post, text } from "../lib/mcp.mjs";
+import { startStack, tokens } from "../lib/tokens.mjs";
 
 describe("authentication", () => {
   let stack;

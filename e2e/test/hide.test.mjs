@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { connect, startStack, tokens } from "../lib/harness.mjs";
+import { connect } from "../lib/mcp.mjs";
+import { startStack, tokens } from "../lib/tokens.mjs";
 
 // outcome turns a call into what a client can observe of it.
 async function outcome(promise) {

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 
-import { e2eDir, startStack, tokens } from "../lib/harness.mjs";
+import { e2eDir } from "../lib/procs.mjs";
+import { startStack, tokens } from "../lib/tokens.mjs";
 
 const run = promisify(execFile);
 const cli = join(e2eDir, "node_modules", "@modelcontextprotocol", "inspector-cli", "build", "cli.js");

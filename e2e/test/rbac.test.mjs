@@ -1,13 +1,14 @@
 // Authorization per role through Caddy: tools, resources and prompts, each
 // allowed and denied, driven by the official TypeScript SDK client. The
-// roles are in lib/harness.mjs.
+// roles are in lib/tokens.mjs.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 
-import { connect, startStack, text, tokens } from "../lib/harness.mjs";
+import { connect, text } from "../lib/mcp.mjs";
+import { startStack, tokens } from "../lib/tokens.mjs";
 
 // denied asserts that a promise rejects with mcp_auth's JSON-RPC error.
 async function denied(promise, method, target) {

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { connect, post, startStack, text, tokens } from "../lib/harness.mjs";
+import { connect, post, text } from "../lib/mcp.mjs";
+import { startStack, tokens } from "../lib/tokens.mjs";
 
 describe("streaming and sessions", () => {
   let stack;

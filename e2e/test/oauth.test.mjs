@@ -10,7 +10,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-import { client as creds, post, startAS, startStack, tokenFor } from "../lib/stack.mjs";
+import { post } from "../lib/mcp.mjs";
+import { client as creds, startAS, startOAuthStack, tokenFor } from "../lib/oauth.mjs";
 
 const initialize = {
   jsonrpc: "2.0",
@@ -44,7 +45,7 @@ describe("OAuth: client credentials through mcp_auth", () => {
   let stack;
   let as;
   before(async () => {
-    stack = await startStack();
+    stack = await startOAuthStack();
   });
   after(async () => {
     await as?.stop();
