@@ -20,6 +20,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -63,7 +64,7 @@ func BenchmarkLookup(b *testing.B) {
 		b.Run(fmt.Sprintf("tokens=%d/hit", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if m.lookup(benchToken) == nil {
+				if m.static.lookup(benchToken) == nil {
 					b.Fatal("token not found")
 				}
 			}
@@ -71,7 +72,7 @@ func BenchmarkLookup(b *testing.B) {
 		b.Run(fmt.Sprintf("tokens=%d/miss", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if m.lookup("mcp_bench_not_a_known_token_0000000000000") != nil {
+				if m.static.lookup("mcp_bench_not_a_known_token_0000000000000") != nil {
 					b.Fatal("unknown token found")
 				}
 			}
@@ -142,10 +143,11 @@ func BenchmarkClassify(b *testing.B) {
 		b.Run("size="+s.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
+			var parsed wire.Body
 			for b.Loop() {
-				_, msgs, err := classify(body)
-				if err != nil || len(msgs) != 1 || msgs[0].action.Target != "get_weather" {
-					b.Fatalf("classify: %v %+v", err, msgs)
+				err := wire.Classify(body, &parsed)
+				if err != nil || len(parsed.Msgs) != 1 || parsed.Msgs[0].Action.Target != "get_weather" {
+					b.Fatalf("classify: %v %+v", err, parsed.Msgs)
 				}
 			}
 		})
@@ -308,7 +310,8 @@ type memCase struct {
 }
 
 func memCases() []memCase {
-	batch := batchBody(10000)
+	batch := batchBody(wire.MaxBatch)
+	over := batchBody(wire.MaxBatch + 1)
 	return []memCase{
 		{"body=100MiB-chunked", 0, func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
@@ -322,12 +325,18 @@ func memCases() []memCase {
 			r.ContentLength = hugeBody
 			return r
 		}, http.StatusRequestEntityTooLarge},
-		{"batch=10000", 4 << 20, func() *http.Request {
+		{"batch=100", 4 << 20, func() *http.Request {
 			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 			r.Body = &reusableBody{b: batch}
 			r.ContentLength = int64(len(batch))
 			return r
 		}, 0},
+		{"batch=101", 4 << 20, func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r.Body = &reusableBody{b: over}
+			r.ContentLength = int64(len(over))
+			return r
+		}, http.StatusBadRequest},
 	}
 }
 

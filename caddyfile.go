@@ -3,6 +3,7 @@ package mcpauth
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -39,6 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		header        <name>          # default Authorization
 //		realm         <realm>         # default mcp
 //		invalid_token 403|401         # default 403 (automatic)
+//		min_protocol_version <revision> # e.g. 2025-06-18; default: every revision
 //		deny_with     jsonrpc|status  # default jsonrpc
 //		max_body      <size>          # default 1MiB
 //		pass_authorization
@@ -170,7 +172,7 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			m.Roles[name] = role
 
-		case "header", "realm", "deny_with", "invalid_token", "max_body":
+		case "header", "realm", "deny_with", "invalid_token", "max_body", "min_protocol_version":
 			if err := once(sub); err != nil {
 				return err
 			}
@@ -178,36 +180,31 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&val) {
 				return d.ArgErr()
 			}
+			var err error
 			switch sub {
 			case "header":
-				if !validHeaderName(val) {
-					return d.Errf("header: %q is not a valid header name", val)
-				}
-				m.Header = val
+				m.Header, err = val, checkHeaderName("header", val)
 			case "realm":
-				for i := 0; i < len(val); i++ {
-					if c := val[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x7f {
-						return d.Errf("realm: only printable ASCII without quotes or backslashes")
-					}
-				}
-				m.Realm = val
+				m.Realm, err = val, checkRealm(val)
 			case "deny_with":
-				if val != denyJSONRPC && val != denyStatus {
-					return d.Errf("deny_with: want jsonrpc or status, got %q", val)
-				}
-				m.DenyWith = val
+				m.DenyWith, err = val, checkDenyWith(val)
+			case "min_protocol_version":
+				m.MinProtocolVersion, err = val, checkRevision(val)
 			case "invalid_token":
-				n, err := strconv.Atoi(val)
-				if err != nil || (n != 401 && n != 403) {
+				n, convErr := strconv.Atoi(val)
+				if convErr != nil {
 					return d.Errf("invalid_token: want 401 or 403, got %q", val)
 				}
-				m.InvalidTokenStatus = n
+				m.InvalidTokenStatus, err = n, checkInvalidToken("invalid_token", n)
 			case "max_body":
-				size, err := humanize.ParseBytes(val)
-				if err != nil || size == 0 || size > 1<<40 {
+				size, perr := humanize.ParseBytes(val)
+				if perr != nil || size == 0 || size > 1<<40 {
 					return d.Errf("max_body: want a size such as 1MiB, got %q", val)
 				}
 				m.MaxBody = int64(size)
+			}
+			if err != nil {
+				return d.Err(err.Error())
 			}
 
 		case "pass_authorization":
@@ -223,34 +220,10 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := once(sub); err != nil {
 				return err
 			}
-			h := &HideDenied{}
-			if d.NextArg() {
-				h.Style = d.Val()
-				if h.Style != styleGo && h.Style != styleTypeScript {
-					return d.Errf("hide_denied: want go or typescript, got %q", h.Style)
-				}
-				if d.NextArg() {
-					return d.ArgErr()
-				}
+			m.HideDenied = new(HideDenied)
+			if err := m.HideDenied.unmarshalCaddyfile(d, nesting); err != nil {
+				return err
 			}
-			for d.NextBlock(nesting + 1) {
-				field := d.Val()
-				var msg string
-				if !d.AllArgs(&msg) {
-					return d.ArgErr()
-				}
-				switch field {
-				case "tool_message":
-					h.ToolMessage = msg
-				case "prompt_message":
-					h.PromptMessage = msg
-				case "resource_message":
-					h.ResourceMessage = msg
-				default:
-					return d.Errf("hide_denied: unrecognized subdirective '%s'", field)
-				}
-			}
-			m.HideDenied = h
 
 		case "identity_header", "roles_header", "session_key":
 			if err := once(sub); err != nil {
@@ -262,8 +235,8 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			switch sub {
 			case "identity_header", "roles_header":
-				if !validHeaderName(val) {
-					return d.Errf("%s: %q is not a valid header name", sub, val)
+				if err := checkHeaderName(sub, val); err != nil {
+					return d.Err(err.Error())
 				}
 				if sub == "identity_header" {
 					m.IdentityHeader = val
@@ -297,6 +270,11 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			origins := d.RemainingArgs()
 			if len(origins) == 0 {
 				return d.ArgErr()
+			}
+			for _, o := range origins {
+				if err := checkOrigin(o); err != nil {
+					return d.Errf("allowed_origins: %v", err)
+				}
 			}
 			m.AllowedOrigins = append(m.AllowedOrigins, origins...)
 
@@ -338,31 +316,31 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := once(sub); err != nil {
 				return err
 			}
-			cfg, err := parseJWTBlock(d, nesting)
-			if err != nil {
+			m.JWT = new(JWTConfig)
+			if err := m.JWT.unmarshalCaddyfile(d, nesting); err != nil {
 				return err
 			}
-			m.JWT = cfg
 
 		case "introspection":
 			if err := once(sub); err != nil {
 				return err
 			}
-			cfg, err := parseIntrospectionBlock(d, nesting)
-			if err != nil {
+			m.Introspection = new(IntrospectionConfig)
+			if err := m.Introspection.unmarshalCaddyfile(d, nesting); err != nil {
 				return err
 			}
-			m.Introspection = cfg
 
 		case "resource_metadata":
 			if err := once(sub); err != nil {
 				return err
 			}
-			md, err := parseResourceMetadataBlock(d, nesting)
-			if err != nil {
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			m.ResourceMetadata = new(ResourceMetadata)
+			if err := m.ResourceMetadata.unmarshalBody(d, nesting+1); err != nil {
 				return err
 			}
-			m.ResourceMetadata = md
 
 		case "challenge_scope":
 			if err := once(sub); err != nil {
@@ -387,8 +365,41 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 && m.JWT == nil && m.Introspection == nil {
 		return d.Err("mcp_auth: at least one token or token_file is required, or jwt or introspection")
 	}
-	if (m.JWT != nil || m.Introspection != nil) && m.InvalidTokenStatus == 403 {
-		return d.Err("mcp_auth: invalid_token 403 cannot be used with jwt or introspection: OAuth clients re-authenticate only on 401")
+	// What no single line shows: the combinations.
+	if err := m.validate(); err != nil {
+		return d.Errf("mcp_auth: %v", err)
+	}
+	return nil
+}
+
+// unmarshalCaddyfile parses `hide_denied [go|typescript] { … }`; the
+// dispenser is on the subdirective name.
+func (h *HideDenied) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting int) error {
+	if d.NextArg() {
+		h.Style = d.Val()
+		if h.Style != styleGo && h.Style != styleTypeScript {
+			return d.Errf("hide_denied: want go or typescript, got %q", h.Style)
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(nesting + 1) {
+		field := d.Val()
+		var msg string
+		if !d.AllArgs(&msg) {
+			return d.ArgErr()
+		}
+		switch field {
+		case "tool_message":
+			h.ToolMessage = msg
+		case "prompt_message":
+			h.PromptMessage = msg
+		case "resource_message":
+			h.ResourceMessage = msg
+		default:
+			return d.Errf("hide_denied: unrecognized subdirective '%s'", field)
+		}
 	}
 	return nil
 }
@@ -456,6 +467,284 @@ func (l blockLine) positive() (int, error) {
 		return 0, l.d.Errf("%s: %s: want a positive number, got %q", l.block, l.sub, v)
 	}
 	return n, nil
+}
+
+// unmarshalCaddyfile parses `jwt { … }` inside mcp_auth; the dispenser is on
+// the subdirective name. Syntax:
+//
+//	jwt {
+//		issuer           <url>                 # required
+//		jwks_url         <url>                 # or jwks_file <path>, or public_key <pem file> (repeatable)
+//		audience         <aud...>              # required, repeatable
+//		algorithms       <alg...>              # default RS256 ES256 EdDSA PS256
+//		leeway           <duration>            # default 30s
+//		roles_claim      <dot.path>
+//		scope_role       <scope> <role...>     # repeatable
+//		refetch_interval <duration>            # default 30s
+//		min_refresh      <duration>            # default 1m
+//		max_refresh      <duration>            # default 24h
+//		cache_size       <n>                   # default 10000
+//	}
+func (c *JWTConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting int) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(nesting + 1) {
+		l, err := nextBlockLine(d, nesting, "jwt", seen, "audience", "scope_role", "public_key")
+		if err != nil {
+			return err
+		}
+		sub, args, one := l.sub, l.args, l.one
+		duration := func() (caddy.Duration, error) { return l.duration("30s", true) }
+		switch sub {
+		case "issuer":
+			if c.Issuer, err = one(); err != nil {
+				return err
+			}
+		case "jwks_url":
+			if c.JWKSURL, err = one(); err != nil {
+				return err
+			}
+			if err := checkConfigURL(c.JWKSURL); err != nil {
+				return d.Errf("jwt: jwks_url: %v", err)
+			}
+		case "jwks_file":
+			if c.JWKSFile, err = one(); err != nil {
+				return err
+			}
+		case "public_key":
+			v, err := one()
+			if err != nil {
+				return err
+			}
+			c.PublicKeys = append(c.PublicKeys, v)
+		case "audience":
+			if len(args) == 0 {
+				return d.Errf("jwt: audience: want <aud...>")
+			}
+			c.Audiences = append(c.Audiences, args...)
+		case "algorithms":
+			if len(args) == 0 {
+				return d.Errf("jwt: algorithms: want <alg...>")
+			}
+			for _, a := range args {
+				if _, ok := allowedAlgorithms[a]; !ok {
+					return d.Errf("jwt: algorithms: %q is not allowed (want RS*, PS*, ES* or EdDSA; HMAC and none never are)", a)
+				}
+			}
+			c.Algorithms = args
+		case "leeway":
+			if c.Leeway, err = duration(); err != nil {
+				return err
+			}
+			if time.Duration(c.Leeway) > maxLeeway {
+				return d.Errf("jwt: leeway: at most %s", maxLeeway)
+			}
+		case "roles_claim":
+			if c.RolesClaim, err = one(); err != nil {
+				return err
+			}
+		case "scope_role":
+			sr, err := parseScopeRole(d, "jwt", args)
+			if err != nil {
+				return err
+			}
+			c.ScopeRoles = append(c.ScopeRoles, sr)
+		case "refetch_interval":
+			if c.RefetchInterval, err = duration(); err != nil {
+				return err
+			}
+		case "min_refresh":
+			if c.MinRefresh, err = duration(); err != nil {
+				return err
+			}
+		case "max_refresh":
+			if c.MaxRefresh, err = duration(); err != nil {
+				return err
+			}
+		case "cache_size":
+			if c.CacheSize, err = l.positive(); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized jwt subdirective '%s'", sub)
+		}
+	}
+	if err := c.validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+// parseScopeRole reads the arguments of `scope_role <scope> <role...>` in
+// the block named block (jwt or introspection).
+func parseScopeRole(d *caddyfile.Dispenser, block string, args []string) (ScopeRole, error) {
+	if len(args) < 2 {
+		return ScopeRole{}, d.Errf("%s: scope_role: want <scope> <role...>, got %d argument(s)", block, len(args))
+	}
+	if !validScopeToken(args[0]) {
+		return ScopeRole{}, d.Errf("%s: scope_role: %q is not a valid scope", block, args[0])
+	}
+	return ScopeRole{Scope: args[0], Roles: args[1:]}, nil
+}
+
+// parseChallengeScope parses `challenge_scope <scope...>`; the dispenser
+// is on the subdirective name.
+func parseChallengeScope(d *caddyfile.Dispenser) ([]string, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.Err("challenge_scope: want <scope...>")
+	}
+	for _, s := range args {
+		if !validScopeToken(s) {
+			return nil, d.Errf("challenge_scope: %q is not a valid scope", s)
+		}
+	}
+	return args, nil
+}
+
+// unmarshalCaddyfile parses `introspection { … }` inside mcp_auth;
+// the dispenser is on the subdirective name. Syntax:
+//
+//	introspection {
+//		url           <url>                  # required: the RFC 7662 endpoint
+//		client_id     <id>                   # required
+//		client_secret {env.VAR}|{file.path}  # required; a literal is refused
+//		timeout       <duration>             # default 5s
+//		cache_size    <n>                    # default 10000
+//		max_cache_ttl <duration>             # default 1m
+//		roles_claim   <dot.path>             # only without jwt
+//		scope_role    <scope> <role...>      # only without jwt; repeatable
+//	}
+func (c *IntrospectionConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting int) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(nesting + 1) {
+		l, err := nextBlockLine(d, nesting, "introspection", seen, "scope_role")
+		if err != nil {
+			return err
+		}
+		sub, args, one := l.sub, l.args, l.one
+		duration := func() (caddy.Duration, error) { return l.duration("5s", false) }
+		switch sub {
+		case "url":
+			if c.URL, err = one(); err != nil {
+				return err
+			}
+			if !strings.Contains(c.URL, "{") {
+				if err := checkIntrospectionURL(c.URL); err != nil {
+					return d.Errf("introspection: url: %v", err)
+				}
+			}
+		case "client_id":
+			if c.ClientID, err = one(); err != nil {
+				return err
+			}
+		case "client_secret":
+			if len(args) != 1 {
+				// Never echo the arguments: one of them may be the secret.
+				return d.Errf("introspection: client_secret: want exactly one value, got %d", len(args))
+			}
+			if !isRuntimeSecret(args[0]) {
+				return d.Err("introspection: client_secret: use an {env.*} or {file.*} placeholder, so the secret stays out of the JSON config")
+			}
+			c.ClientSecret = args[0]
+		case "timeout":
+			if c.Timeout, err = duration(); err != nil {
+				return err
+			}
+			if time.Duration(c.Timeout) > maxIntrospectionTimeout {
+				return d.Errf("introspection: timeout: at most %s", maxIntrospectionTimeout)
+			}
+		case "max_cache_ttl":
+			if c.MaxCacheTTL, err = duration(); err != nil {
+				return err
+			}
+		case "cache_size":
+			if c.CacheSize, err = l.positive(); err != nil {
+				return err
+			}
+		case "roles_claim":
+			if c.RolesClaim, err = one(); err != nil {
+				return err
+			}
+		case "scope_role":
+			sr, err := parseScopeRole(d, "introspection", args)
+			if err != nil {
+				return err
+			}
+			c.ScopeRoles = append(c.ScopeRoles, sr)
+		default:
+			return d.Errf("unrecognized introspection subdirective '%s'", sub)
+		}
+	}
+	if c.URL == "" {
+		return d.Err("introspection: url is required")
+	}
+	if err := c.validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+// unmarshalBody parses the lines of a resource_metadata (or
+// mcp_protected_resource) block.
+func (md *ResourceMetadata) unmarshalBody(d *caddyfile.Dispenser, nesting int) error {
+	seen := map[string]bool{}
+	for d.NextBlock(nesting) {
+		sub := d.Val()
+		if seen[sub] {
+			return d.Errf("resource_metadata: duplicate %s", sub)
+		}
+		seen[sub] = true
+		args := d.RemainingArgs()
+		if d.NextBlock(nesting + 1) {
+			return d.Errf("resource_metadata: %s: unexpected block", sub)
+		}
+		switch sub {
+		case "resource", "resource_name", "resource_documentation":
+			if len(args) != 1 {
+				return d.Errf("resource_metadata: %s: want exactly one value, got %d", sub, len(args))
+			}
+			switch sub {
+			case "resource":
+				if err := checkConfigURL(args[0]); err != nil {
+					return d.Errf("resource_metadata: resource: %v", err)
+				}
+				md.Resource = args[0]
+			case "resource_name":
+				md.ResourceName = args[0]
+			default:
+				md.ResourceDocumentation = args[0]
+			}
+		case "authorization_servers":
+			if len(args) == 0 {
+				return d.Errf("resource_metadata: authorization_servers: want <url...>")
+			}
+			for _, a := range args {
+				if err := checkConfigURL(a); err != nil {
+					return d.Errf("resource_metadata: authorization_servers: %v", err)
+				}
+			}
+			md.AuthorizationServers = args
+		case "scopes_supported":
+			if len(args) == 0 {
+				return d.Errf("resource_metadata: scopes_supported: want <scope...>")
+			}
+			for _, s := range args {
+				if !validScopeToken(s) {
+					return d.Errf("resource_metadata: scopes_supported: %q is not a valid scope", s)
+				}
+			}
+			md.ScopesSupported = args
+		default:
+			return d.Errf("unrecognized resource_metadata subdirective '%s'", sub)
+		}
+	}
+	return nil
 }
 
 // Interface guard

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -140,29 +141,25 @@ func cmdExplain(out io.Writer, raw []byte, adapter, tokenName string, a Action) 
 		if err := json.Unmarshal(h, &m); err != nil {
 			return err
 		}
-		tokens := m.Tokens
-		for _, path := range m.TokenFiles {
-			more, err := readTokenFile(path)
-			if err != nil {
-				return err
-			}
-			tokens = append(tokens, more...)
+		roles, err := compileRoles(m.Roles)
+		if err != nil {
+			return err
+		}
+		tokens, err := collectTokens(m.Tokens, m.TokenFiles)
+		if err != nil {
+			return err
 		}
 		for _, t := range tokens {
 			if t.Name != tokenName {
 				continue
 			}
-			var roles []*compiledRole
+			var held []*compiledRole
 			for _, rn := range t.Roles {
-				r, ok := m.Roles[rn]
+				cr, ok := roles[rn]
 				if !ok {
 					return fmt.Errorf("token %q: unknown role %q", t.Name, rn)
 				}
-				cr, err := compileRole(rn, r)
-				if err != nil {
-					return err
-				}
-				roles = append(roles, cr)
+				held = append(held, cr)
 			}
 			where := ""
 			if len(handlers) > 1 {
@@ -170,13 +167,15 @@ func cmdExplain(out io.Writer, raw []byte, adapter, tokenName string, a Action) 
 			}
 			what := a.Method
 			if a.HasTarget {
-				what += " " + quote(a.Target)
-				if why := uriNotNormal(a.Target); why != "" && strings.HasPrefix(a.Method, "resources/") {
-					_, err := fmt.Fprintf(out, "refused (400): resource URI is not in normal form (%s)%s\n", why, where)
-					return err
+				what += " " + wire.Quote(a.Target)
+				if mi, ok := wire.Lookup(a.Method); ok && mi.Target == wire.TargetURI {
+					if why := wire.ShortURIProblem(a.Target); why != "" {
+						_, err := fmt.Fprintf(out, "refused (400): resource URI %s%s\n", why, where)
+						return err
+					}
 				}
 			}
-			d := decide(roles, a)
+			d := decide(held, a)
 			verdict := "deny"
 			if d.Allowed {
 				verdict = "allow"

@@ -89,7 +89,7 @@ func TestNormalizeSecret(t *testing.T) {
 
 func TestParseTokenFile(t *testing.T) {
 	good := "# team tokens\n\nalice  s3cr#t  admin reader # trailing comment\nbob sha256:" + strings.Repeat("ab", 32) + " reader\n"
-	toks, err := parseTokenFile(strings.NewReader(good))
+	toks, _, err := parseTokenFile(strings.NewReader(good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestParseTokenFile(t *testing.T) {
 		"carol {env.CAROL} reader\n": "placeholders are not expanded",
 	}
 	for text, want := range bad {
-		_, err := parseTokenFile(strings.NewReader(text))
+		_, _, err := parseTokenFile(strings.NewReader(text))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseTokenFile(%q) err = %v, want …%s…", text, err, want)
 		}

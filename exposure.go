@@ -6,11 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 )
 
 // This file holds what the backend and the client get to see beyond the
@@ -68,41 +69,28 @@ type replyShape struct {
 	cacheControl string
 }
 
-// writeHidden writes a hide_denied answer as the backend would frame it:
-// an SSE event ("event: message", as the official SDKs write it) when the
-// backend answers POSTs with event streams and the client accepts one,
-// else application/json.
-func (m *MCPAuth) writeHidden(w http.ResponseWriter, r *http.Request, body []byte) {
-	shape := m.lastReply.Load()
-	if shape == nil || !shape.sse || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		m.write(w, r, http.StatusOK, append(body, '\n'))
-		return
+// hiddenRefusal is a hide_denied answer framed as the backend frames its
+// replies: an SSE event ("event: message", as the official SDKs write
+// it) when the backend answers POSTs with event streams and the client
+// accepts one, else application/json.
+func (m *MCPAuth) hiddenRefusal(r *http.Request, body []byte) *refusal {
+	rf := &refusal{status: http.StatusOK, body: body}
+	if shape := m.state.lastReply.Load(); shape != nil && shape.sse && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		rf.sse, rf.cacheControl = true, shape.cacheControl
 	}
-	h := w.Header()
-	if origin := r.Header.Get("Origin"); origin != "" && m.originAllowed(r) {
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Mcp-Session-Id")
-		h.Add("Vary", "Origin")
-	}
-	h.Set("Content-Type", "text/event-stream")
-	if shape.cacheControl != "" {
-		h.Set("Cache-Control", shape.cacheControl)
-	}
-	w.WriteHeader(http.StatusOK)
-	ev := make([]byte, 0, len(body)+32)
-	ev = append(ev, "event: message\ndata: "...)
-	ev = append(ev, body...)
-	ev = append(ev, "\n\n"...)
-	_, _ = w.Write(ev)
+	return rf
 }
 
 func fillTemplate(t, name string) string {
-	return strings.NewReplacer("{name}", name, "{quoted}", quote(name)).Replace(t)
+	return strings.NewReplacer("{name}", name, "{quoted}", wire.Quote(name)).Replace(t)
 }
 
 // unknownAnswer renders the answer to a hidden item, or ok=false when the
 // action names no item (then deny_with applies).
 func (h *HideDenied) unknownAnswer(id []byte, a Action) ([]byte, bool) {
+	if !a.HasTarget {
+		return nil, false
+	}
 	tool, prompt, resource := h.templates()
 	switch a.Method {
 	case "tools/call":
@@ -114,19 +102,19 @@ func (h *HideDenied) unknownAnswer(id []byte, a Action) ([]byte, bool) {
 			b := []byte(`{"jsonrpc":"2.0","id":`)
 			b = append(b, id...)
 			b = append(b, `,"result":{"content":[{"type":"text","text":`...)
-			b = append(b, quote(msg)...)
+			b = wire.AppendQuote(b, msg)
 			b = append(b, `}],"isError":true}}`...)
 			return b, true
 		}
-		return rpcErrorBody(id, codeInvalidParams, msg), true
+		return rpcErrorBody(id, wire.CodeInvalidParams, msg), true
 	case "prompts/get":
-		return rpcErrorBody(id, codeInvalidParams, fillTemplate(prompt, a.Target)), true
+		return rpcErrorBody(id, wire.CodeInvalidParams, fillTemplate(prompt, a.Target)), true
 	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		b := rpcErrorBody(id, codeInvalidParams, fillTemplate(resource, a.Target))
+		b := rpcErrorBody(id, wire.CodeInvalidParams, fillTemplate(resource, a.Target))
 		if h.Style != styleTypeScript && h.ResourceMessage == "" {
 			// The Go SDK adds the URI as error data.
 			b = append(b[:len(b)-2], `,"data":{"uri":`...)
-			b = append(b, quote(a.Target)...)
+			b = wire.AppendQuote(b, a.Target)
 			b = append(b, "}}}"...)
 		}
 		return b, true
@@ -134,28 +122,11 @@ func (h *HideDenied) unknownAnswer(id []byte, a Action) ([]byte, bool) {
 	return nil, false
 }
 
-// provisionExposure checks and prepares the settings of this file.
+// provisionExposure prepares the settings of this file (checked by
+// validate).
 func (m *MCPAuth) provisionExposure(ctx caddy.Context) error {
-	if h := m.HideDenied; h != nil && h.Style != "" && h.Style != styleGo && h.Style != styleTypeScript {
-		return fmt.Errorf("hide_denied: style %q is neither %q nor %q", h.Style, styleGo, styleTypeScript)
-	}
-	for _, f := range []struct{ name, val string }{{"identity_header", m.IdentityHeader}, {"roles_header", m.RolesHeader}} {
-		if f.val == "" {
-			continue
-		}
-		if !validHeaderName(f.val) {
-			return fmt.Errorf("%s: %q is not a valid header name", f.name, f.val)
-		}
-		if headerKey(f.val) == headerKey(m.Header) || headerKey(f.val) == headerKey(defaultHeader) {
-			return fmt.Errorf("%s: %q is the credential header", f.name, f.val)
-		}
-	}
 	m.origins = nil
-	for i, o := range m.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return fmt.Errorf("allowed_origins[%d]: %q is not an origin (scheme://host[:port])", i, o)
-		}
+	for _, o := range m.AllowedOrigins {
 		if m.origins == nil {
 			m.origins = map[string]bool{}
 		}
@@ -165,9 +136,6 @@ func (m *MCPAuth) provisionExposure(ctx caddy.Context) error {
 		m.audit = ctx.Logger().Named("audit")
 	}
 	if m.DisableSessionBinding {
-		if m.SessionKey != "" {
-			return fmt.Errorf("session_key is set but session binding is off")
-		}
 		return nil
 	}
 	m.sessions = &sessionKeys{storage: storageOf(ctx)}
@@ -232,9 +200,9 @@ func (m *MCPAuth) originAllowed(r *http.Request) bool {
 	return len(o) == 1 && m.origins[strings.ToLower(o[0])]
 }
 
-// setIdentityHeaders removes every client-supplied copy of the identity
-// headers and sets them from the authenticated principal.
-func (m *MCPAuth) setIdentityHeaders(r *http.Request, p *principal) {
+// deleteIdentityHeaders removes every client-supplied copy of the
+// identity headers, whatever its case or spelling ('_' or '.' for '-').
+func (m *MCPAuth) deleteIdentityHeaders(r *http.Request) {
 	if m.IdentityHeader == "" && m.RolesHeader == "" {
 		return
 	}
@@ -244,6 +212,15 @@ func (m *MCPAuth) setIdentityHeaders(r *http.Request, p *principal) {
 			delete(r.Header, k)
 		}
 	}
+}
+
+// setIdentityHeaders sets the identity headers from the authenticated
+// principal, after removing every client-supplied copy.
+func (m *MCPAuth) setIdentityHeaders(r *http.Request, p *principal) {
+	if m.IdentityHeader == "" && m.RolesHeader == "" {
+		return
+	}
+	m.deleteIdentityHeaders(r)
 	if m.IdentityHeader != "" {
 		r.Header.Set(m.IdentityHeader, p.id)
 	}
@@ -272,7 +249,7 @@ func decodeHeaderValue(v string) (string, bool) {
 // checkMCPHeaders compares the Mcp-Method and Mcp-Name request headers
 // (revision 2026-07-28), when present, with the body. Decisions are
 // always taken from the body; a header that disagrees is a bad request.
-func checkMCPHeaders(r *http.Request, batch bool, msgs []message) string {
+func checkMCPHeaders(r *http.Request, batch bool, msgs []wire.Message) string {
 	mv, nv := r.Header.Values("Mcp-Method"), r.Header.Values("Mcp-Name")
 	if len(mv) == 0 && len(nv) == 0 {
 		return ""
@@ -283,7 +260,12 @@ func checkMCPHeaders(r *http.Request, batch bool, msgs []message) string {
 	if batch {
 		return "Mcp-Method and Mcp-Name name a single message, not a batch"
 	}
-	a := msgs[0].action
+	a := msgs[0].Action
+	name, hasName := a.Target, a.HasTarget
+	if wire.ClassOf(a.Method) == wire.ClassTask {
+		// Under 2026-07-28 a task method's Mcp-Name is its taskId.
+		name, hasName = msgs[0].TaskID.Value, msgs[0].TaskID.Present()
+	}
 	if len(mv) == 1 {
 		m, ok := decodeHeaderValue(mv[0])
 		if !ok || m != a.Method {
@@ -292,7 +274,7 @@ func checkMCPHeaders(r *http.Request, batch bool, msgs []message) string {
 	}
 	if len(nv) == 1 {
 		n, ok := decodeHeaderValue(nv[0])
-		if !ok || !a.HasTarget || n != a.Target {
+		if !ok || !hasName || n != name {
 			return "Mcp-Name does not match the name or URI in the body"
 		}
 	}

@@ -4,11 +4,12 @@ import (
 	"time"
 
 	"encoding/base64"
-	"github.com/caddyserver/caddy/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"

@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // listReply500 is a tools/list reply of 500 tools shaped like a real
@@ -75,10 +73,7 @@ func BenchmarkFilterList500(b *testing.B) {
 		roles := mustRoles(b, testRoles, who.role)
 
 		// Check once what is measured.
-		out, err := filterMessage(msg, roles)
-		if err != nil {
-			b.Fatal(err)
-		}
+		out := filterJSON(b, roles, msg).Body.Bytes()
 		var got struct {
 			Result struct {
 				Tools      []struct{ Name string } `json:"tools"`
@@ -99,9 +94,14 @@ func BenchmarkFilterList500(b *testing.B) {
 		b.Run("JSON/"+who.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(msg)))
+			rw := newReplyWriter(discard{}, roles, true)
 			for b.Loop() {
-				if _, err := filterMessage(msg, roles); err != nil {
-					b.Fatal(err)
+				rw.Header().Set("Content-Type", "application/json")
+				rw.mode = modeUndecided
+				rw.WriteHeader(http.StatusOK)
+				_, _ = rw.Write(msg)
+				if rw.finish() {
+					b.Fatal("refused")
 				}
 			}
 		})
@@ -119,10 +119,7 @@ func BenchmarkFilterList500(b *testing.B) {
 // reverse_proxy does, and returns the recorder.
 func writeSSE(roles []*compiledRole, stream []byte) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	rw := &responseWriter{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
-		roles:                 roles,
-	}
+	rw := newReplyWriter(rec, roles, false)
 	rw.Header().Set("Content-Type", "text/event-stream")
 	rw.WriteHeader(http.StatusOK)
 	const chunk = 32 << 10
@@ -135,3 +132,23 @@ func writeSSE(roles []*compiledRole, stream []byte) *httptest.ResponseRecorder {
 	rw.finish()
 	return rec
 }
+
+// filterJSON passes a JSON list reply through a fresh reply writer.
+func filterJSON(tb testing.TB, roles []*compiledRole, msg []byte) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	rw := newReplyWriter(rec, roles, true)
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write(msg)
+	if rw.finish() {
+		tb.Fatal("the list reply was refused")
+	}
+	return rec
+}
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteHeader(int)             {}

@@ -13,69 +13,6 @@ import (
 
 func readerRoles(t testing.TB) []*compiledRole { return mustRoles(t, testRoles, "reader") }
 
-func TestFilterMessage(t *testing.T) {
-	roles := readerRoles(t)
-	tests := []struct{ name, in, want string }{
-		{"tools with cursor and meta kept",
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_a","inputSchema":{}},{"name":"delete_db"},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`,
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_a","inputSchema":{}},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`},
-		{"nothing to drop returns the same bytes",
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[ {"name":"get_a"} ]}}`,
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[ {"name":"get_a"} ]}}`},
-		{"escaped name judged decoded",
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"del\u0065te_db"},{"name":"get_\u0061"}]}}`,
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_\u0061"}]}}`},
-		{"items without a name dropped",
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"title":"x"},{"name":5},"get_a",{"name":"get_b"}]}}`,
-			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_b"}]}}`},
-		{"resources by uri",
-			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:///docs/a","name":"a"},{"uri":"file:///private/x","name":"x"}]}}`,
-			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:///docs/a","name":"a"}]}}`},
-		{"templates literally",
-			`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"},{"uriTemplate":"file:///{dir}/x","name":"p"}]}}`,
-			`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"}]}}`},
-		{"prompts all allowed for reader",
-			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"},{"name":"b"}]}}`,
-			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"},{"name":"b"}]}}`},
-		{"batch of responses",
-			`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"},{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`,
-			`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`},
-		{"a tools/call result is not a list",
-			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`,
-			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`},
-		{"a request carrying tools is not filtered",
-			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`,
-			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := filterMessage([]byte(tt.in), roles)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tt.want {
-				t.Errorf("got  %s\nwant %s", got, tt.want)
-			}
-		})
-	}
-	for _, bad := range []string{
-		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"tools":[{"name":"rm"}]}}`,
-		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"Tools":[{"name":"rm"}]}}`,
-		`{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"rm"}}}`,
-		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"}]}`,
-		`{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[{"name":"rm"}]}}`,
-	} {
-		if out, err := filterMessage([]byte(bad), roles); err == nil {
-			t.Errorf("filterMessage(%s) = %s, want a refusal", bad, out)
-		}
-	}
-	// An item with two names is dropped, whatever either says.
-	got, _ := filterMessage([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a","name":"rm"},{"name":"get_b"}]}}`), roles)
-	if string(got) != `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_b"}]}}` {
-		t.Errorf("ambiguous item: %s", got)
-	}
-}
-
 // flushRecorder counts flushes and snapshots the body at each.
 type flushRecorder struct {
 	*httptest.ResponseRecorder
@@ -84,14 +21,26 @@ type flushRecorder struct {
 
 func (f *flushRecorder) Flush() { f.flushes = append(f.flushes, f.Body.String()) }
 
+// testSessionKey binds the session ids of the writer tests.
+var testSessionKey = []byte("0123456789abcdef0123456789abcdef")
+
+// newReplyWriter is a reply writer for a caller with these roles, as
+// forward sets one up.
+func newReplyWriter(w http.ResponseWriter, roles []*compiledRole, bufferJSON bool) *responseWriter {
+	rw := &responseWriter{
+		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		roles:                 roles,
+		bufferJSON:            bufferJSON,
+		sessionKey:            testSessionKey,
+		principal:             "token:bob",
+	}
+	rw.rewrite.Policy = rw
+	return rw
+}
+
 func newTestWriter(t testing.TB, bufferJSON bool) (*responseWriter, *flushRecorder) {
 	rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
-	return &responseWriter{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
-		roles:                 readerRoles(t),
-		bufferJSON:            bufferJSON,
-		wrapSession:           func(s string) string { return "wrapped." + s },
-	}, rec
+	return newReplyWriter(rec, readerRoles(t), bufferJSON), rec
 }
 
 func TestResponseWriterSSE(t *testing.T) {
@@ -100,7 +49,7 @@ func TestResponseWriterSSE(t *testing.T) {
 	rw.Header().Set("Content-Length", "999")
 	rw.Header().Set("Mcp-Session-Id", "s1")
 	rw.WriteHeader(200)
-	if rec.Header().Get("Content-Length") != "" || rec.Header().Get("Mcp-Session-Id") != "wrapped.s1" {
+	if rec.Header().Get("Content-Length") != "" || rec.Header().Get("Mcp-Session-Id") != wrapSessionID(testSessionKey, "token:bob", "s1") {
 		t.Fatalf("headers: %v", rec.Header())
 	}
 	progress := "event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n"
@@ -115,7 +64,7 @@ func TestResponseWriterSSE(t *testing.T) {
 	}
 	list := "id: 2\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"get_a\"},\r\ndata: {\"name\":\"rm\"}]}}\r\n\r\n"
 	_, _ = rw.Write([]byte(list))
-	want := progress + "id: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"get_a\"}]}}\n\n"
+	want := progress + "id: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"cacheScope\":\"private\",\"tools\":[{\"name\":\"get_a\"}]}}\n\n"
 	if rec.Body.String() != want {
 		t.Fatalf("got %q\nwant %q", rec.Body.String(), want)
 	}
@@ -161,7 +110,7 @@ func TestResponseWriterJSON(t *testing.T) {
 	if rw.finish() {
 		t.Fatal("refused")
 	}
-	want := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"nextCursor":"n"}}`
+	want := `{"jsonrpc":"2.0","id":1,"result":{"cacheScope":"private","tools":[{"name":"get_a"}],"nextCursor":"n"}}`
 	if rec.Body.String() != want || rec.Header().Get("Content-Length") != fmt.Sprint(len(want)) || rec.Code != 200 {
 		t.Fatalf("got %d %q (Content-Length %s)", rec.Code, rec.Body.String(), rec.Header().Get("Content-Length"))
 	}
@@ -239,11 +188,7 @@ func (s *statusLog) WriteHeader(code int) {
 // through and does not fix the mode.
 func TestResponseWriterInformational(t *testing.T) {
 	rec := &statusLog{ResponseRecorder: httptest.NewRecorder()}
-	rw := &responseWriter{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec},
-		roles:                 readerRoles(t),
-		bufferJSON:            true,
-	}
+	rw := newReplyWriter(rec, readerRoles(t), true)
 	rw.Header().Set("Link", "</x>; rel=preload")
 	rw.WriteHeader(http.StatusEarlyHints)
 	rw.Header().Set("Content-Type", "application/json")
@@ -252,7 +197,7 @@ func TestResponseWriterInformational(t *testing.T) {
 	if rw.finish() {
 		t.Fatal("refused")
 	}
-	if fmt.Sprint(rec.statuses) != "[103 200]" || rec.Body.String() != `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}]}}` {
+	if fmt.Sprint(rec.statuses) != "[103 200]" || rec.Body.String() != `{"jsonrpc":"2.0","id":1,"result":{"cacheScope":"private","tools":[{"name":"get_a"}]}}` {
 		t.Errorf("got %v %s", rec.statuses, rec.Body.String())
 	}
 }

@@ -2,7 +2,6 @@ package mcpauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,10 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"go.uber.org/zap"
 )
 
@@ -100,22 +98,27 @@ const (
 	introspectionWarnEvery = 10
 )
 
-// introspector is the provisioned introspection client.
+// introspector checks opaque access tokens with the authorization
+// server's introspection endpoint.
 type introspector struct {
 	url       string
 	basicAuth string // "Basic …": holds the client secret, never logged
 	client    *http.Client
 	maxTTL    time.Duration
+	audiences []string // accepted aud values
 	issuers   []string // accepted iss values
 	issuer    string   // the principal's issuer when the answer has none
-	cache     *introCache
+	leeway    time.Duration
+	mapper    *roleMapper
+	cache     *principalCache
+	now       func() time.Time
+	logger    *zap.Logger
 	ctx       context.Context // ended by Cleanup: aborts requests under way
 	cancel    context.CancelFunc
 
 	mu       sync.Mutex
 	inflight map[[32]byte]*introCall
 
-	calls    atomic.Int64 // requests sent, for tests
 	lastWarn atomic.Int64
 }
 
@@ -127,24 +130,11 @@ type introCall struct {
 	rej  *rejection
 }
 
-// compileIntrospection checks the introspection block; o is the jwt state
-// or nil. Without jwt it builds the OAuth state, with the role mapping of
-// the introspection block. It touches no network.
-func (m *MCPAuth) compileIntrospection(repl *caddy.Replacer, o *oauthState) (*oauthState, error) {
-	c := m.Introspection
-	if o == nil {
-		o = &oauthState{now: time.Now, leeway: defaultLeeway}
-		if err := o.compileMapping("introspection", m.Roles, c.RolesClaim, c.ScopeRoles); err != nil {
-			return nil, err
-		}
-		if m.ResourceMetadata == nil || m.ResourceMetadata.Resource == "" || len(m.ResourceMetadata.AuthorizationServers) == 0 {
-			return nil, errors.New("introspection: without jwt, resource_metadata with resource and authorization_servers is required (the resource is the audience introspected tokens must name, and clients learn from it where to get tokens)")
-		}
-	} else if c.RolesClaim != "" || len(c.ScopeRoles) > 0 {
-		return nil, errors.New("introspection: roles_claim and scope_role belong in the jwt block when there is one (one mapping serves both kinds of access token)")
-	}
-
-	in := &introspector{inflight: map[[32]byte]*introCall{}}
+// newIntrospector compiles the introspection block (checked by
+// validate). It touches no network.
+func newIntrospector(c *IntrospectionConfig, repl *caddy.Replacer, mapper *roleMapper, cache *principalCache, logger *zap.Logger) (*introspector, error) {
+	in := &introspector{inflight: map[[32]byte]*introCall{}, mapper: mapper, cache: cache, now: time.Now,
+		leeway: defaultLeeway, logger: logger}
 	u, err := resolveConfigString(repl, "introspection: url", c.URL)
 	if err != nil {
 		return nil, err
@@ -160,9 +150,6 @@ func (m *MCPAuth) compileIntrospection(repl *caddy.Replacer, o *oauthState) (*oa
 	if id == "" {
 		return nil, errors.New("introspection: client_id is required")
 	}
-	if c.ClientSecret == "" {
-		return nil, errors.New("introspection: client_secret is required")
-	}
 	secret := c.ClientSecret
 	if isRuntimeSecret(secret) {
 		if secret, err = repl.ReplaceOrErr(secret, true, true); err != nil {
@@ -176,21 +163,7 @@ func (m *MCPAuth) compileIntrospection(repl *caddy.Replacer, o *oauthState) (*oa
 	in.basicAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 
 	timeout := durationOr(c.Timeout, defaultIntrospectionTimeout)
-	if timeout < 0 || timeout > maxIntrospectionTimeout {
-		return nil, fmt.Errorf("introspection: timeout %s is outside 0..%s", timeout, maxIntrospectionTimeout)
-	}
-	if c.MaxCacheTTL < 0 {
-		return nil, errors.New("introspection: max_cache_ttl is negative")
-	}
 	in.maxTTL = durationOr(c.MaxCacheTTL, defaultMaxCacheTTL)
-	if c.CacheSize < 0 {
-		return nil, fmt.Errorf("introspection: cache_size %d is negative", c.CacheSize)
-	}
-	size := c.CacheSize
-	if size == 0 {
-		size = defaultCacheSize
-	}
-	in.cache = newIntroCache(size)
 	in.client = &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
@@ -207,22 +180,22 @@ func (m *MCPAuth) compileIntrospection(repl *caddy.Replacer, o *oauthState) (*oa
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	if pu, _ := url.Parse(u); pu.Scheme == "http" && !isLoopbackHost(pu.Hostname()) {
-		m.logger.Warn("introspection url is plain http: the client secret and access tokens cross the network unencrypted",
+		logger.Warn("introspection url is plain http: the client secret and access tokens cross the network unencrypted",
 			zap.String("url", u))
 	}
-	o.intro = in
-	return o, nil
+	return in, nil
 }
 
-// finishIntrospection sets what depends on the resolved metadata: the
-// accepted audiences and issuers. It cannot fail.
-func (o *oauthState) finishIntrospection(md ResourceMetadata) {
-	in := o.intro
-	if len(o.audiences) == 0 {
-		o.audiences = []string{md.Resource}
+// finish sets what depends on the resolved metadata: the accepted
+// audiences (the jwt audiences, or else the resource) and issuers (the jwt
+// issuer, or else the authorization servers). It cannot fail.
+func (in *introspector) finish(jwtAudiences []string, jwtIssuer string, md ResourceMetadata) {
+	in.audiences = jwtAudiences
+	if len(in.audiences) == 0 {
+		in.audiences = []string{md.Resource}
 	}
-	if o.issuer != "" {
-		in.issuers = []string{o.issuer}
+	if jwtIssuer != "" {
+		in.issuers = []string{jwtIssuer}
 	} else {
 		in.issuers = md.AuthorizationServers
 	}
@@ -263,15 +236,6 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// check authenticates an access token: a JWT-shaped one with jwt when jwt
-// is configured, any other with introspection when that is.
-func (o *oauthState) check(ctx context.Context, tok string) (*principal, *rejection) {
-	if o.intro == nil || (o.keys != nil && looksLikeJWT(tok)) {
-		return o.verify(ctx, tok)
-	}
-	return o.introspect(ctx, tok)
-}
-
 // unavailable is the rejection while the authorization server cannot
 // answer: 503, never counted towards throttling.
 func unavailable() *rejection {
@@ -280,12 +244,12 @@ func unavailable() *rejection {
 
 // introspect checks an opaque access token: from the cache, or by one
 // request to the endpoint shared by concurrent callers with that token.
-func (o *oauthState) introspect(ctx context.Context, tok string) (*principal, *rejection) {
+func (in *introspector) verify(ctx context.Context, tok string) (*principal, *rejection) {
 	if len(tok) > maxTokenSize {
 		return nil, rejectWrong("the access token is too large")
 	}
-	in := o.intro
-	digest := sha256.Sum256([]byte(tok))
+	o := in
+	digest := tokenDigest(tok)
 	if p := in.cache.get(digest, o.now()); p != nil {
 		return p, nil
 	}
@@ -316,8 +280,8 @@ func (o *oauthState) introspect(ctx context.Context, tok string) (*principal, *r
 
 // cacheUntil is when a cached answer must be asked again: the token's
 // exp, or max_cache_ttl from now, whichever comes first.
-func (o *oauthState) cacheUntil(p *principal) time.Time {
-	until := o.now().Add(o.intro.maxTTL)
+func (o *introspector) cacheUntil(p *principal) time.Time {
+	until := o.now().Add(o.maxTTL)
 	if p.exp.Before(until) {
 		return p.exp
 	}
@@ -327,8 +291,8 @@ func (o *oauthState) cacheUntil(p *principal) time.Time {
 // warn logs a failure of the authorization server, at most once per
 // introspectionWarnEvery seconds. The fields never hold a token or the
 // client secret.
-func (o *oauthState) warn(msg string, fields ...zap.Field) {
-	in := o.intro
+func (in *introspector) warn(msg string, fields ...zap.Field) {
+	o := in
 	now := o.now().Unix()
 	if last := in.lastWarn.Load(); now-last >= introspectionWarnEvery && in.lastWarn.CompareAndSwap(last, now) {
 		o.logger.Warn(msg, append(fields, zap.String("url", in.url))...)
@@ -336,8 +300,8 @@ func (o *oauthState) warn(msg string, fields ...zap.Field) {
 }
 
 // introspectOnce asks the endpoint about a token and judges the answer.
-func (o *oauthState) introspectOnce(tok string) (*principal, *rejection) {
-	in := o.intro
+func (in *introspector) introspectOnce(tok string) (*principal, *rejection) {
+	o := in
 	ctx, cancel := context.WithTimeout(in.ctx, in.client.Timeout)
 	defer cancel()
 	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}.Encode()
@@ -348,7 +312,6 @@ func (o *oauthState) introspectOnce(tok string) (*principal, *rejection) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", in.basicAuth)
-	in.calls.Add(1)
 	resp, err := in.client.Do(req)
 	if err != nil {
 		// A *url.Error names the method, the url (which holds no
@@ -387,7 +350,7 @@ func (o *oauthState) introspectOnce(tok string) (*principal, *rejection) {
 
 // judgeIntrospection reads an introspection answer. garbled names what is
 // wrong with an answer that is not RFC 7662 JSON.
-func (o *oauthState) judgeIntrospection(body []byte) (p *principal, rej *rejection, garbled string) {
+func (o *introspector) judgeIntrospection(body []byte) (p *principal, rej *rejection, garbled string) {
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
 		return nil, nil, "not a JSON object"
@@ -435,21 +398,21 @@ func (o *oauthState) judgeIntrospection(body []byte) (p *principal, rej *rejecti
 
 	now := o.now()
 	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") {
-		return nil, reject("the access token is not a bearer token (token_type " + quote(tokenType) + ")"), ""
+		return nil, reject("the access token is not a bearer token (token_type " + wire.Quote(tokenType) + ")"), ""
 	}
 	if _, ok := raw["cnf"]; ok {
 		return nil, reject("the access token is sender-constrained (cnf), which this resource cannot check"), ""
 	}
 	if iss != "" {
 		found := false
-		for _, want := range o.intro.issuers {
+		for _, want := range o.issuers {
 			found = found || iss == want
 		}
 		if !found {
 			return nil, reject("the access token was not issued by the expected issuer"), ""
 		}
 	} else {
-		iss = o.intro.issuer
+		iss = o.issuer
 	}
 	// The audience is required: the MCP authorization spec makes its
 	// validation a MUST, and an answer without aud could be for a token
@@ -479,7 +442,7 @@ func (o *oauthState) judgeIntrospection(body []byte) (p *principal, rej *rejecti
 		return nil, reject("the introspection answer names no sub or client_id"), ""
 	}
 	if !hasExp {
-		exp = now.Add(o.intro.maxTTL)
+		exp = now.Add(o.maxTTL)
 	}
 	claims := accessClaims{
 		Claims:   jwt.Claims{Issuer: iss, Subject: sub, Expiry: jwt.NewNumericDate(exp)},
@@ -487,7 +450,7 @@ func (o *oauthState) judgeIntrospection(body []byte) (p *principal, rej *rejecti
 		Scp:      raw["scp"],
 		ClientID: clientID,
 	}
-	return o.principalFor(&claims, raw), nil, ""
+	return o.mapper.principalFor(&claims, raw), nil, ""
 }
 
 // audienceList reads aud: nil when absent, else its values (a string or an
@@ -510,140 +473,4 @@ func audienceList(v any) ([]string, bool) {
 		return out, true
 	}
 	return nil, false
-}
-
-// introCache remembers active introspection answers by the SHA-256 of the
-// token, each until its own deadline, at most max of them (least recently
-// used out first).
-type introCache struct {
-	mu  sync.Mutex
-	lru *simplelru.LRU[[32]byte, introEntry]
-}
-
-type introEntry struct {
-	p     *principal
-	until time.Time
-}
-
-func newIntroCache(size int) *introCache {
-	l, _ := simplelru.NewLRU[[32]byte, introEntry](size, nil)
-	return &introCache{lru: l}
-}
-
-func (c *introCache) get(d [32]byte, now time.Time) *principal {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(d)
-	if !ok {
-		return nil
-	}
-	if !now.Before(e.until) {
-		c.lru.Remove(d)
-		return nil
-	}
-	return e.p
-}
-
-func (c *introCache) put(d [32]byte, p *principal, until, now time.Time) {
-	if !now.Before(until) {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lru.Add(d, introEntry{p, until})
-}
-
-func (c *introCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}
-
-// parseIntrospectionBlock parses `introspection { … }` inside mcp_auth;
-// the dispenser is on the subdirective name. Syntax:
-//
-//	introspection {
-//		url           <url>                  # required: the RFC 7662 endpoint
-//		client_id     <id>                   # required
-//		client_secret {env.VAR}|{file.path}  # required; a literal is refused
-//		timeout       <duration>             # default 5s
-//		cache_size    <n>                    # default 10000
-//		max_cache_ttl <duration>             # default 1m
-//		roles_claim   <dot.path>             # only without jwt
-//		scope_role    <scope> <role...>      # only without jwt; repeatable
-//	}
-func parseIntrospectionBlock(d *caddyfile.Dispenser, nesting int) (*IntrospectionConfig, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	c := new(IntrospectionConfig)
-	seen := map[string]bool{}
-	for d.NextBlock(nesting + 1) {
-		l, err := nextBlockLine(d, nesting, "introspection", seen, "scope_role")
-		if err != nil {
-			return nil, err
-		}
-		sub, args, one := l.sub, l.args, l.one
-		duration := func() (caddy.Duration, error) { return l.duration("5s", false) }
-		switch sub {
-		case "url":
-			if c.URL, err = one(); err != nil {
-				return nil, err
-			}
-			if !strings.Contains(c.URL, "{") {
-				if err := checkIntrospectionURL(c.URL); err != nil {
-					return nil, d.Errf("introspection: url: %v", err)
-				}
-			}
-		case "client_id":
-			if c.ClientID, err = one(); err != nil {
-				return nil, err
-			}
-		case "client_secret":
-			if len(args) != 1 {
-				// Never echo the arguments: one of them may be the secret.
-				return nil, d.Errf("introspection: client_secret: want exactly one value, got %d", len(args))
-			}
-			if !isRuntimeSecret(args[0]) {
-				return nil, d.Err("introspection: client_secret: use an {env.*} or {file.*} placeholder, so the secret stays out of the JSON config")
-			}
-			c.ClientSecret = args[0]
-		case "timeout":
-			if c.Timeout, err = duration(); err != nil {
-				return nil, err
-			}
-			if time.Duration(c.Timeout) > maxIntrospectionTimeout {
-				return nil, d.Errf("introspection: timeout: at most %s", maxIntrospectionTimeout)
-			}
-		case "max_cache_ttl":
-			if c.MaxCacheTTL, err = duration(); err != nil {
-				return nil, err
-			}
-		case "cache_size":
-			if c.CacheSize, err = l.positive(); err != nil {
-				return nil, err
-			}
-		case "roles_claim":
-			if c.RolesClaim, err = one(); err != nil {
-				return nil, err
-			}
-		case "scope_role":
-			sr, err := parseScopeRole(d, "introspection", args)
-			if err != nil {
-				return nil, err
-			}
-			c.ScopeRoles = append(c.ScopeRoles, sr)
-		default:
-			return nil, d.Errf("unrecognized introspection subdirective '%s'", sub)
-		}
-	}
-	switch {
-	case c.URL == "":
-		return nil, d.Err("introspection: url is required")
-	case c.ClientID == "":
-		return nil, d.Err("introspection: client_id is required")
-	case c.ClientSecret == "":
-		return nil, d.Err("introspection: client_secret is required")
-	}
-	return c, nil
 }

@@ -149,7 +149,7 @@ func newIntroHandler(t testing.TB, url string, mutate func(*MCPAuth)) *MCPAuth {
 func observe(m *MCPAuth) *observer.ObservedLogs {
 	core, logs := observer.New(zap.DebugLevel)
 	m.logger = zap.New(core)
-	m.oauth.logger = m.logger
+	introOf(m).logger = m.logger
 	return logs
 }
 
@@ -359,7 +359,7 @@ func TestIntrospectionServerDown(t *testing.T) {
 	if res := serve(t, m, &spy{}, post(listTools, "opaque-x")); res.status != 503 {
 		t.Errorf("server closed: %d", res.status)
 	}
-	m.oauth.intro.lastWarn.Store(0)
+	introOf(m).lastWarn.Store(0)
 	serve(t, m, &spy{}, post(listTools, "opaque-y"))
 	if logs.FilterMessageSnippet("token introspection failed").Len() == 0 {
 		t.Error("no WARN about the failing authorization server")
@@ -372,7 +372,7 @@ func TestIntrospectionCache(t *testing.T) {
 		m.Introspection.CacheSize = 4
 		m.Introspection.MaxCacheTTL = caddy.Duration(10 * time.Minute)
 	})
-	o := m.oauth
+	o := introOf(m)
 	now := time.Now()
 	o.now = func() time.Time { return now }
 	as.set("tok", activeAnswer(func(a map[string]any) { a["exp"] = now.Add(time.Minute).Unix() }))
@@ -396,7 +396,7 @@ func TestIntrospectionCache(t *testing.T) {
 
 	// max_cache_ttl bounds an answer without exp (and one with a far exp).
 	m2 := newIntroHandler(t, as.URL, func(m *MCPAuth) { m.Introspection.MaxCacheTTL = caddy.Duration(30 * time.Second) })
-	o2 := m2.oauth
+	o2 := introOf(m2)
 	now2 := time.Now()
 	o2.now = func() time.Time { return now2 }
 	as.set("noexp", activeAnswer(func(a map[string]any) { delete(a, "exp") }))
@@ -416,7 +416,7 @@ func TestIntrospectionCache(t *testing.T) {
 	}
 	// A token without exp gets a principal that expires with the cache
 	// entry, so a GET stream opened with it ends then.
-	p := o2.intro.cache.get(digestOf("noexp"), now2)
+	p := o2.cache.get(digestOf("noexp"), now2)
 	if p == nil || p.exp.Sub(now2) > 30*time.Second || p.exp.Sub(now2) <= 29*time.Second {
 		t.Errorf("principal %v, now %v", p, now2)
 	}
@@ -436,7 +436,7 @@ func TestIntrospectionCache(t *testing.T) {
 			t.Fatalf("%s: %d", tok, res.status)
 		}
 	}
-	if n := o.intro.cache.len(); n > 4 {
+	if n := o.cache.len(); n > 4 {
 		t.Errorf("cache holds %d entries, limit 4", n)
 	}
 }
@@ -456,7 +456,7 @@ func TestIntrospectionCoalesced(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, rej := m.oauth.check(context.Background(), "tok")
+			p, rej := checkOAuth(m, context.Background(), "tok")
 			if rej == nil && p.name == "alice" {
 				ok.Add(1)
 			}
@@ -532,12 +532,12 @@ func TestIntrospectionSecretNeverShown(t *testing.T) {
 		func() { as.fail(http.StatusOK, nil) },
 	} {
 		f()
-		m.oauth.intro.lastWarn.Store(0)
-		m.oauth.last503Log.Store(0)
+		introOf(m).lastWarn.Store(0)
+		m.state.last503Log.Store(0)
 		bodies = append(bodies, serve(t, m, &spy{}, post(listTools, "opaque-token-value")).body)
 	}
 	as.Close()
-	m.oauth.intro.lastWarn.Store(0)
+	introOf(m).lastWarn.Store(0)
 	bodies = append(bodies, serve(t, m, &spy{}, post(listTools, "opaque-token-value")).body)
 	if logs.Len() == 0 {
 		t.Fatal("nothing logged")
@@ -549,7 +549,7 @@ func TestIntrospectionSecretNeverShown(t *testing.T) {
 		all.Write(b)
 	}
 	all.WriteString(strings.Join(bodies, ""))
-	for _, s := range []string{introSecret, "s3cr3t", "opaque-token-value", m.oauth.intro.basicAuth[len("Basic "):]} {
+	for _, s := range []string{introSecret, "s3cr3t", "opaque-token-value", introOf(m).basicAuth[len("Basic "):]} {
 		if strings.Contains(all.String(), s) {
 			t.Errorf("%q shown in logs or refusals:\n%s", s, all.String())
 		}
@@ -583,7 +583,7 @@ func TestIntrospectionCleanupAborts(t *testing.T) {
 	as.mu.Unlock()
 	done := make(chan int)
 	go func() {
-		_, rej := m.oauth.check(context.Background(), "slow")
+		_, rej := checkOAuth(m, context.Background(), "slow")
 		if rej == nil {
 			done <- 200
 			return
@@ -615,7 +615,7 @@ func TestIntrospectionProvisionErrors(t *testing.T) {
 		mutate func(*MCPAuth)
 		want   string
 	}{
-		{"no url", func(m *MCPAuth) { m.Introspection.URL = "" }, `introspection: url: "" is not an http(s) URL`},
+		{"no url", func(m *MCPAuth) { m.Introspection.URL = "" }, "introspection: url is required"},
 		{"url with user info", func(m *MCPAuth) { m.Introspection.URL = "https://u:pw@auth.example.com/i" }, "must not hold user info"},
 		{"no client_id", func(m *MCPAuth) { m.Introspection.ClientID = "" }, "introspection: client_id is required"},
 		{"no secret", func(m *MCPAuth) { m.Introspection.ClientSecret = "" }, "introspection: client_secret is required"},

@@ -276,11 +276,9 @@ func (p *MCPProtectedResource) UnmarshalCaddyfile(d *caddyfile.Dispenser) error 
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	md, err := parseResourceMetadataBody(d, d.Nesting())
-	if err != nil {
+	if err := p.ResourceMetadata.unmarshalBody(d, d.Nesting()); err != nil {
 		return err
 	}
-	p.ResourceMetadata = *md
 	if p.Resource == "" {
 		return d.Err("mcp_protected_resource: resource is required")
 	}
@@ -288,71 +286,6 @@ func (p *MCPProtectedResource) UnmarshalCaddyfile(d *caddyfile.Dispenser) error 
 		return d.Err("mcp_protected_resource: authorization_servers is required")
 	}
 	return nil
-}
-
-// parseResourceMetadataBlock parses `resource_metadata { … }` inside
-// mcp_auth; the dispenser is on the subdirective name.
-func parseResourceMetadataBlock(d *caddyfile.Dispenser, nesting int) (*ResourceMetadata, error) {
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	return parseResourceMetadataBody(d, nesting+1)
-}
-
-func parseResourceMetadataBody(d *caddyfile.Dispenser, nesting int) (*ResourceMetadata, error) {
-	md := new(ResourceMetadata)
-	seen := map[string]bool{}
-	for d.NextBlock(nesting) {
-		sub := d.Val()
-		if seen[sub] {
-			return nil, d.Errf("resource_metadata: duplicate %s", sub)
-		}
-		seen[sub] = true
-		args := d.RemainingArgs()
-		if d.NextBlock(nesting + 1) {
-			return nil, d.Errf("resource_metadata: %s: unexpected block", sub)
-		}
-		switch sub {
-		case "resource", "resource_name", "resource_documentation":
-			if len(args) != 1 {
-				return nil, d.Errf("resource_metadata: %s: want exactly one value, got %d", sub, len(args))
-			}
-			switch sub {
-			case "resource":
-				if err := checkConfigURL(args[0]); err != nil {
-					return nil, d.Errf("resource_metadata: resource: %v", err)
-				}
-				md.Resource = args[0]
-			case "resource_name":
-				md.ResourceName = args[0]
-			default:
-				md.ResourceDocumentation = args[0]
-			}
-		case "authorization_servers":
-			if len(args) == 0 {
-				return nil, d.Errf("resource_metadata: authorization_servers: want <url...>")
-			}
-			for _, a := range args {
-				if err := checkConfigURL(a); err != nil {
-					return nil, d.Errf("resource_metadata: authorization_servers: %v", err)
-				}
-			}
-			md.AuthorizationServers = args
-		case "scopes_supported":
-			if len(args) == 0 {
-				return nil, d.Errf("resource_metadata: scopes_supported: want <scope...>")
-			}
-			for _, s := range args {
-				if !validScopeToken(s) {
-					return nil, d.Errf("resource_metadata: scopes_supported: %q is not a valid scope", s)
-				}
-			}
-			md.ScopesSupported = args
-		default:
-			return nil, d.Errf("unrecognized resource_metadata subdirective '%s'", sub)
-		}
-	}
-	return md, nil
 }
 
 // checkConfigURL checks a URL as written in a Caddyfile; one holding a

@@ -399,11 +399,11 @@ func TestProvisionSecrets(t *testing.T) {
 		m.TokenFiles = []string{tokFile}
 	})
 	for tok, name := range map[string]string{"carol-secret": "carol", "erin-secret": "erin", "dave-secret": "dave", bobToken: "bob"} {
-		if p := m.lookup(tok); p == nil || p.name != name {
+		if p := m.static.lookup(tok); p == nil || p.name != name {
 			t.Errorf("lookup(%s) = %v, want %s", name, p, name)
 		}
 	}
-	if p := m.lookup("{env.MCPAUTH_TEST_ERIN}"); p != nil {
+	if p := m.static.lookup("{env.MCPAUTH_TEST_ERIN}"); p != nil {
 		t.Error("the placeholder text itself was accepted as a token")
 	}
 }
@@ -428,8 +428,8 @@ func TestProvisionErrors(t *testing.T) {
 		{"role without rules", func(m *MCPAuth) { m.Roles = map[string]Role{"admin": testRoles["admin"], "reader": {}} }, `role "reader" has no rules`},
 		{"unreadable token file", func(m *MCPAuth) { m.TokenFiles = []string{filepath.Join(dir, "none")} }, "token file " + filepath.Join(dir, "none") + ": no such file"},
 		{"bad token file line", func(m *MCPAuth) { m.TokenFiles = []string{badFile} }, "token file " + badFile + ":2: want"},
-		{"bad deny_with", func(m *MCPAuth) { m.DenyWith = "silence" }, `deny_with: "silence"`},
-		{"bad status", func(m *MCPAuth) { m.InvalidTokenStatus = 404 }, "invalid_token_status: 404"},
+		{"bad deny_with", func(m *MCPAuth) { m.DenyWith = "silence" }, `deny_with: want jsonrpc or status, got "silence"`},
+		{"bad status", func(m *MCPAuth) { m.InvalidTokenStatus = 404 }, `invalid_token_status: want 401 or 403, got "404"`},
 		{"bad header", func(m *MCPAuth) { m.Header = "X Key" }, "header:"},
 	}
 	for _, tt := range tests {
@@ -455,4 +455,35 @@ func TestProvisionErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jwtOf and introOf return a handler's verifiers of that kind.
+func jwtOf(m *MCPAuth) *jwtVerifier {
+	for _, v := range m.verifiers {
+		if j, ok := v.(*jwtVerifier); ok {
+			return j
+		}
+	}
+	return nil
+}
+
+func introOf(m *MCPAuth) *introspector {
+	for _, v := range m.verifiers {
+		if in, ok := v.(*introspector); ok {
+			return in
+		}
+	}
+	return nil
+}
+
+// checkOAuth checks an access token with the handler's verifiers, as
+// authentication does after the static tokens.
+func checkOAuth(m *MCPAuth, ctx context.Context, tok string) (*principal, *rejection) {
+	for _, v := range m.verifiers {
+		p, rej := v.verify(ctx, tok)
+		if rej != errNotMine {
+			return p, rej
+		}
+	}
+	return nil, errNotMine
 }

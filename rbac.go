@@ -1,8 +1,10 @@
 package mcpauth
 
 import (
-	"fmt"
+	"sort"
 	"strings"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 )
 
 // Rule is one allow or deny line of a role: a JSON-RPC method (or a glob
@@ -127,26 +129,34 @@ type compiledRole struct {
 	deny  []*compiledRule
 }
 
+// compileRoles compiles every role (each checked by Role.validate).
+func compileRoles(roles map[string]Role) (map[string]*compiledRole, error) {
+	names := make([]string, 0, len(roles))
+	for name := range roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make(map[string]*compiledRole, len(roles))
+	for _, name := range names {
+		cr, err := compileRole(name, roles[name])
+		if err != nil {
+			return nil, err
+		}
+		out[name] = cr
+	}
+	return out, nil
+}
+
 func compileRole(name string, r Role) (*compiledRole, error) {
-	if len(r.Allow) == 0 && len(r.Deny) == 0 {
-		return nil, fmt.Errorf("role %q has no rules", name)
+	if err := r.validate(name); err != nil {
+		return nil, err
 	}
 	cr := &compiledRole{name: name}
 	for i, list := range [2][]Rule{r.Allow, r.Deny} {
 		deny := i == 1
-		for j, rule := range list {
-			if rule.Method == "" {
-				verb := "allow"
-				if deny {
-					verb = "deny"
-				}
-				return nil, fmt.Errorf("role %q: %s[%d]: method is required", name, verb, j)
-			}
+		for _, rule := range list {
 			c := &compiledRule{role: name, deny: deny, src: rule, method: compileGlob(rule.Method)}
-			for k, t := range rule.Targets {
-				if t == "" {
-					return nil, fmt.Errorf("role %q: rule %q: target %d is empty", name, rule.String(), k)
-				}
+			for _, t := range rule.Targets {
 				c.targets = append(c.targets, compileGlob(t))
 			}
 			if deny {
@@ -160,14 +170,7 @@ func compileRole(name string, r Role) (*compiledRole, error) {
 }
 
 // Action is what a request asks to do: a JSON-RPC method and its target.
-type Action struct {
-	Method    string
-	Target    string
-	HasTarget bool
-	// Ref is the params.ref.type of completion/complete ("ref/prompt" or
-	// "ref/resource"); empty for every other method.
-	Ref string
-}
+type Action = wire.Action
 
 // Decision is the outcome of judging an action: allowed or not, and the
 // rule that decided (nil when no rule matched, or when the action is a
@@ -181,6 +184,8 @@ type Decision struct {
 	// Implied is set when a list method was allowed because Rule lets the
 	// caller use some item of that family.
 	Implied string
+	// Subscription is the denied resource URI of a subscriptions/listen.
+	Subscription string
 }
 
 // Reason describes what decided, for logs; never the role table.
@@ -195,19 +200,6 @@ func (d Decision) Reason() string {
 	default:
 		return "no rule matched"
 	}
-}
-
-// isLifecycle reports whether every authenticated caller may send the
-// method, whatever its roles say.
-//
-// server/discover and subscriptions/listen are revision 2026-07-28's
-// (SEP-2575) replacements for initialize and the GET stream.
-func isLifecycle(method string) bool {
-	switch method {
-	case "initialize", "ping", "server/discover", "subscriptions/listen":
-		return true
-	}
-	return strings.HasPrefix(method, "notifications/")
 }
 
 // decideRoles judges one (method, target) against the union of roles:
@@ -230,11 +222,38 @@ func decideRoles(roles []*compiledRole, method, target string, hasTarget bool) D
 	return Decision{}
 }
 
+// taskBinding: task methods are allowed by default only once task ids are
+// bound to their callers.
+const taskBinding = false
+
 // decide judges an action for a caller with the given roles. It is the one
 // decision function of the module.
 func decide(roles []*compiledRole, a Action) Decision {
-	if isLifecycle(a.Method) {
+	switch wire.ClassOf(a.Method) {
+	case wire.ClassLifecycle:
 		return Decision{Allowed: true, Lifecycle: true}
+	case wire.ClassTask:
+		if !taskBinding {
+			break
+		}
+		// The caller's own tasks (task ids are bound to their caller):
+		// allowed unless a rule denies the method.
+		for _, r := range roles {
+			for _, rule := range r.deny {
+				if rule.matches(a.Method, a.Target, a.HasTarget) {
+					return Decision{Rule: rule}
+				}
+			}
+		}
+		return Decision{Allowed: true, Lifecycle: true}
+	}
+	if mi, ok := wire.Lookup(a.Method); ok && mi.JudgedAs != "" {
+		// An extension method that reads a resource is judged as
+		// resources/read of its URI; an explicit deny of it still wins.
+		if d := decideRoles(roles, a.Method, a.Target, a.HasTarget); !d.Allowed && d.Rule != nil {
+			return d
+		}
+		return decideRoles(roles, mi.JudgedAs, a.Target, a.HasTarget)
 	}
 	if a.Method == "completion/complete" {
 		// An explicit deny of completion/complete still wins; otherwise the
@@ -253,7 +272,7 @@ func decide(roles []*compiledRole, a Action) Decision {
 	}
 	// A caller that may use some item of a family may list it (the reply
 	// is filtered to those items) unless a rule denies the list itself.
-	if use, ok := listMethodUse(a.Method); ok {
+	if use, ok := wire.ListUse(a.Method); ok {
 		for _, r := range roles {
 			for _, rule := range r.allow {
 				if rule.method.match(use) {

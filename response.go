@@ -1,13 +1,20 @@
 package mcpauth
 
 import (
-	"bytes"
+	"bufio"
+	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 )
 
 // maxFilteredResponse bounds what is buffered of a reply that must be
@@ -15,27 +22,89 @@ import (
 // never passed on unfiltered.
 const maxFilteredResponse = 16 << 20
 
+// keptBuffer: a buffer that grew beyond this is dropped once its event or
+// reply is written, so that an idle stream keeps no large buffer.
+const keptBuffer = 64 << 10
+
+// identityOnly is the Accept-Encoding sent upstream: replies are read
+// (list filtering, bound ids), so the backend, and any encode handler
+// inside this one, is asked for an uncompressed reply.
+var identityOnly = []string{"identity"}
+
+// forward is the last step: the request, as judged, goes to the backend,
+// and its reply comes back through the reply writer.
+func (m *MCPAuth) forward(w http.ResponseWriter, r *http.Request, ex *exchange, next caddyhttp.Handler) error {
+	p := ex.p
+	if r.Method != http.MethodPost {
+		m.recordHTTP(r, p)
+	}
+	if !m.PassAuthorization {
+		r.Header.Del(m.Header)
+		r.Header.Del(defaultHeader)
+	}
+	m.setIdentityHeaders(r, p)
+	if r.Method == http.MethodDelete && ex.sessionKey == nil {
+		return next.ServeHTTP(w, r)
+	}
+	if r.Method == http.MethodGet {
+		var st *stream
+		r, st = m.streams.track(r, p)
+		defer m.streams.untrack(st)
+	}
+	r.Header["Accept-Encoding"] = identityOnly
+	rw := &ex.reply
+	rw.reset(m, w, ex)
+	err := next.ServeHTTP(rw, r)
+	if err != nil && rw.mode == modeJSON {
+		// The buffered reply was cut short; nothing of it was written, so
+		// Caddy's error handling answers (502 from reverse_proxy).
+		return err
+	}
+	if rw.finish() {
+		m.metrics.refusal(reasonUnfilterableList)
+		m.logger.Warn("withheld a reply that could not be filtered",
+			zap.String("user", p.name), zap.String("http_method", r.Method))
+	}
+	return err
+}
+
+// recordHTTP counts, logs and audits an allowed GET, DELETE or OPTIONS.
+func (m *MCPAuth) recordHTTP(r *http.Request, p *principal) {
+	if ce := m.logger.Check(zapcore.DebugLevel, "allowed"); ce != nil {
+		ce.Write(zap.String("user", p.name), zap.String("roles", p.rolesStr), zap.String("http_method", r.Method))
+	}
+	m.auditHTTP(r, p)
+	m.metrics.decision("allow", "lifecycle", r.Method)
+}
+
 // responseWriter sits between reverse_proxy and the client. It wraps the
-// backend's session id, and filters list replies: a JSON reply to a list
-// request is buffered, filtered and written at the end; an SSE stream is
-// passed on event by event, each flushed as it arrives, with list
-// responses rewritten.
+// backend's session id, and rewrites replies for the caller: a JSON reply
+// to a list request is buffered, rewritten and written at the end; an SSE
+// stream is passed on event by event, each flushed as it arrives, with
+// list responses and notifications rewritten. A reply is copied at most
+// once: an event that arrives in one write is rewritten in place.
 type responseWriter struct {
-	*caddyhttp.ResponseWriterWrapper
-	roles []*compiledRole
+	caddyhttp.ResponseWriterWrapper
+	m       *MCPAuth
+	roles   []*compiledRole
+	rewrite wire.Rewriter
 	// bufferJSON is set when the request held a list request, so that a
 	// JSON reply must be read whole to be filtered.
 	bufferJSON bool
-	// wrapSession rewrites the Mcp-Session-Id that the backend sets.
-	wrapSession func(string) string
-	// onReply, when set, learns how the backend frames a 200 reply to a
-	// POST (so hide_denied can answer in the same framing).
-	onReply func(sse bool, cacheControl string)
+	// sessionKey and principal wrap the Mcp-Session-Id that the backend
+	// sets; nil key: binding is off.
+	sessionKey []byte
+	principal  string
+	// learn: hide_denied learns how the backend frames a 200 reply to a
+	// POST.
+	learn bool
 
-	mode   int // one of the modes below, decided at WriteHeader
-	status int
-	buf    bytes.Buffer // mode json: the reply; mode sse: the current event
-	failed bool
+	mode    int // one of the modes below, decided at WriteHeader
+	status  int
+	buf     []byte // mode json: the reply; mode sse: the current event
+	scratch []byte
+	edits   wire.Edits
+	failed  bool
 }
 
 const (
@@ -45,26 +114,66 @@ const (
 	modeSSE
 )
 
+// reset prepares the writer for one request.
+func (rw *responseWriter) reset(m *MCPAuth, w http.ResponseWriter, ex *exchange) {
+	buf, scratch, edits := rw.buf[:0], rw.scratch[:0], rw.edits[:0]
+	*rw = responseWriter{
+		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		m:                     m,
+		roles:                 ex.p.roles,
+		bufferJSON:            ex.hasList,
+		sessionKey:            ex.sessionKey,
+		principal:             ex.p.id,
+		learn:                 m.HideDenied != nil && ex.body.Msgs != nil,
+		buf:                   buf, scratch: scratch, edits: edits,
+	}
+	rw.rewrite.Policy = rw
+}
+
+// The caller's policy, for the rewriter.
+
+func (rw *responseWriter) MayUse(use, item string) bool {
+	return decide(rw.roles, Action{Method: use, Target: item, HasTarget: true}).Allowed
+}
+
+func (rw *responseWriter) MaySubscribe(uri string) bool {
+	return decide(rw.roles, Action{Method: "resources/subscribe", Target: uri, HasTarget: true}).Allowed
+}
+
+func (rw *responseWriter) MayList(list string) bool {
+	return decide(rw.roles, Action{Method: list}).Allowed
+}
+
 func (rw *responseWriter) WriteHeader(status int) {
 	if rw.mode != modeUndecided {
 		return
 	}
-	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+	if status == http.StatusSwitchingProtocols {
+		// Upgrades are refused; a backend that switches anyway gets no
+		// tunnel through here: fail closed.
+		rw.mode, rw.failed, rw.status = modeJSON, true, status
+		return
+	}
+	if status >= 100 && status < 200 {
 		// An informational answer (103 Early Hints) comes before the final
 		// one: pass it on and decide at the final status.
 		rw.ResponseWriterWrapper.WriteHeader(status)
 		return
 	}
 	h := rw.Header()
-	if rw.wrapSession != nil {
+	if rw.sessionKey != nil {
 		if sid := h.Get("Mcp-Session-Id"); sid != "" {
-			h.Set("Mcp-Session-Id", rw.wrapSession(sid))
+			h.Set("Mcp-Session-Id", wrapSessionID(rw.sessionKey, rw.principal, sid))
 		}
 	}
 	rw.status = status
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	if rw.onReply != nil && status == http.StatusOK && (mt == "text/event-stream" || mt == "application/json") {
-		rw.onReply(mt == "text/event-stream", h.Get("Cache-Control"))
+	ct := h.Get("Content-Type")
+	mt := ct
+	if ct != "application/json" && ct != "text/event-stream" {
+		mt, _, _ = mime.ParseMediaType(ct)
+	}
+	if rw.learn && status == http.StatusOK && (mt == "text/event-stream" || mt == "application/json") {
+		rw.m.learnReply(mt == "text/event-stream", h.Get("Cache-Control"))
 	}
 	encoded := h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity"
 	switch {
@@ -103,12 +212,13 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		if rw.failed {
 			return len(p), nil
 		}
-		if rw.buf.Len()+len(p) > maxFilteredResponse {
+		if len(rw.buf)+len(p) > maxFilteredResponse {
 			rw.failed = true
-			rw.buf.Reset()
+			rw.buf = nil
 			return len(p), nil
 		}
-		return rw.buf.Write(p)
+		rw.buf = append(rw.buf, p...)
+		return len(p), nil
 	case modeSSE:
 		return rw.writeSSE(p)
 	}
@@ -122,6 +232,12 @@ func (rw *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 
 type writerOnly struct{ io.Writer }
 
+// Hijack refuses to hand the connection over: a tunnel through here
+// would carry messages nobody judges.
+func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, errors.New("mcp_auth: the connection cannot be taken over")
+}
+
 // Flush passes complete SSE events and pass-through data on at once; a
 // partly received SSE event waits for its end.
 func (rw *responseWriter) Flush() {
@@ -131,7 +247,7 @@ func (rw *responseWriter) Flush() {
 	if rw.mode == modeUndecided {
 		rw.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(rw.ResponseWriterWrapper).Flush()
+	_ = http.NewResponseController(rw.ResponseWriterWrapper.ResponseWriter).Flush()
 }
 
 // FlushError lets http.ResponseController reach Flush.
@@ -140,166 +256,114 @@ func (rw *responseWriter) FlushError() error {
 	return nil
 }
 
-// writeSSE splits the stream into events (ended by a blank line) and writes
-// each whole event, filtered, as soon as it is complete.
+// writeSSE splits the stream into events and writes each whole event,
+// rewritten, as soon as it is complete. Events that arrive whole are
+// rewritten from p itself; only an event split across writes is copied.
 func (rw *responseWriter) writeSSE(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if rw.failed {
 			return n, io.ErrShortWrite
 		}
-		// Look for the end of an event: "\n\n", "\r\n\r\n" or "\r\r" (and
-		// mixes); normalize by scanning for an empty line.
-		end := eventEnd(rw.buf.Bytes(), p)
+		end := wire.EventEnd(rw.buf, p)
 		if end < 0 {
-			if rw.buf.Len()+len(p) > maxFilteredResponse {
+			if len(rw.buf)+len(p) > maxFilteredResponse {
 				rw.failed = true
+				rw.buf = nil
 				return n, io.ErrShortWrite
 			}
-			rw.buf.Write(p)
+			rw.buf = append(rw.buf, p...)
 			return n, nil
 		}
-		rw.buf.Write(p[:end])
+		ev := p[:end]
+		if len(rw.buf) > 0 {
+			rw.buf = append(rw.buf, p[:end]...)
+			ev = rw.buf
+		}
 		p = p[end:]
-		if err := rw.emitEvent(rw.buf.Bytes()); err != nil {
+		if err := rw.emitEvent(ev); err != nil {
 			rw.failed = true
 			return n, err
 		}
-		rw.buf.Reset()
+		rw.buf = rw.buf[:0]
+		if cap(rw.buf) > keptBuffer {
+			rw.buf = nil
+		}
 	}
-	_ = http.NewResponseController(rw.ResponseWriterWrapper).Flush()
+	_ = http.NewResponseController(rw.ResponseWriterWrapper.ResponseWriter).Flush()
 	return n, nil
 }
 
-// eventEnd returns how much of p completes the event begun in prev (the
-// index just after the blank line), or -1.
-func eventEnd(prev, p []byte) int {
-	// The last byte before p matters for a blank line split across writes.
-	var last1, last2 byte
-	if len(prev) > 0 {
-		last1 = prev[len(prev)-1]
-	}
-	if len(prev) > 1 {
-		last2 = prev[len(prev)-2]
-	}
-	for i, c := range p {
-		if c == '\n' {
-			if last1 == '\n' || (last1 == '\r' && last2 == '\n') {
-				return i + 1
-			}
-		}
-		if c == '\r' && last1 == '\r' {
-			return i + 1
-		}
-		last2, last1 = last1, c
-	}
-	return -1
-}
-
-// emitEvent writes one complete SSE event, rewriting its data when it holds
-// a list response the caller may see only in part.
+// emitEvent writes one complete SSE event, rewritten for the caller, or
+// nothing when it must be withheld.
 func (rw *responseWriter) emitEvent(ev []byte) error {
-	if !looksLikeList(ev) {
+	var e wire.Event
+	e, rw.scratch = wire.ParseEvent(ev, rw.scratch)
+	if e.Lines == 0 {
 		_, err := rw.ResponseWriterWrapper.Write(ev)
 		return err
 	}
-	// Collect the data lines; keep the other fields in order.
-	var data []byte
-	var fields [][]byte
-	lines := splitLines(ev)
-	nData := 0
-	for _, ln := range lines {
-		if len(ln) == 0 {
-			continue
-		}
-		if bytes.HasPrefix(ln, []byte("data")) && (len(ln) == 4 || ln[4] == ':') {
-			v := ln[4:]
-			if len(v) > 0 {
-				v = v[1:]
-				if len(v) > 0 && v[0] == ' ' {
-					v = v[1:]
-				}
-			}
-			if nData > 0 {
-				data = append(data, '\n')
-			}
-			data = append(data, v...)
-			nData++
-			continue
-		}
-		fields = append(fields, ln)
-	}
-	filtered, err := filterMessage(data, rw.roles)
+	edits, drop, err := rw.rewrite.Message(e.Data, rw.edits[:0])
+	rw.edits = edits
 	if err != nil {
 		return err
 	}
-	if len(filtered) == len(data) {
-		_, err := rw.ResponseWriterWrapper.Write(ev)
-		return err
+	if drop {
+		return nil
 	}
-	var out bytes.Buffer
-	for _, f := range fields {
-		out.Write(f)
-		out.WriteByte('\n')
+	err = wire.WriteEvent(&rw.ResponseWriterWrapper, e, edits)
+	if cap(rw.scratch) > keptBuffer {
+		rw.scratch = nil
 	}
-	for _, ln := range bytes.Split(filtered, []byte{'\n'}) {
-		out.WriteString("data: ")
-		out.Write(ln)
-		out.WriteByte('\n')
-	}
-	out.WriteByte('\n')
-	_, err = rw.ResponseWriterWrapper.Write(out.Bytes())
 	return err
 }
 
-// splitLines splits on \r\n, \n or \r.
-func splitLines(b []byte) [][]byte {
-	var out [][]byte
-	start := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\n':
-			out = append(out, b[start:i])
-			start = i + 1
-		case '\r':
-			out = append(out, b[start:i])
-			if i+1 < len(b) && b[i+1] == '\n' {
-				i++
-			}
-			start = i + 1
-		}
-	}
-	if start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
-}
-
 // finish ends the reply once the backend is done: a buffered JSON reply is
-// filtered and written; an unfinished SSE event is dropped (a client
-// discards it too). It reports whether the reply had to be refused.
+// rewritten and written; an unfinished SSE event is dropped (a client
+// discards it too). It reports whether the reply had to be withheld.
 func (rw *responseWriter) finish() (refused bool) {
 	if rw.mode != modeJSON {
 		return rw.failed
 	}
-	var body []byte
+	var edits wire.Edits
 	if !rw.failed {
+		var drop bool
 		var err error
-		body, err = filterMessage(rw.buf.Bytes(), rw.roles)
-		rw.failed = err != nil
+		edits, drop, err = rw.rewrite.Message(rw.buf, rw.edits[:0])
+		rw.edits = edits
+		rw.failed = err != nil || drop
 	}
+	h := rw.Header()
 	if rw.failed {
-		body = append(rpcErrorBody(nil, codeInternalError,
-			"the gateway could not filter the list reply, so it is withheld"), '\n')
-		h := rw.Header()
+		body := append(rpcErrorBody(nil, wire.CodeInternalError,
+			"the gateway could not filter the reply, so it is withheld"), '\n')
 		h.Del("Content-Encoding")
+		h.Del("Mcp-Session-Id")
 		h.Set("Content-Type", "application/json")
-		rw.status = http.StatusBadGateway
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		rw.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
+		_, _ = rw.ResponseWriterWrapper.Write(body)
+	} else {
+		h.Set("Content-Length", strconv.Itoa(edits.Size(rw.buf)))
+		rw.ResponseWriterWrapper.WriteHeader(rw.status)
+		_ = edits.WriteTo(&rw.ResponseWriterWrapper, rw.buf)
 	}
-	rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	rw.ResponseWriterWrapper.WriteHeader(rw.status)
-	_, _ = rw.ResponseWriterWrapper.Write(body)
+	if cap(rw.buf) > keptBuffer {
+		rw.buf = nil
+	}
 	return rw.failed
 }
 
-const codeInternalError = -32603
+// learnReply records how the backend frames a 200 reply to a POST
+// (hide_denied only).
+func (m *MCPAuth) learnReply(sse bool, cacheControl string) {
+	if old := m.state.lastReply.Load(); old == nil || old.sse != sse || old.cacheControl != cacheControl {
+		m.state.lastReply.Store(&replyShape{sse: sse, cacheControl: cacheControl})
+	}
+}
+
+// placeholdersOf returns the request's replacer, if any.
+func placeholdersOf(r *http.Request) *caddy.Replacer {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	return repl
+}

@@ -14,40 +14,45 @@ import (
 // Clients reconnect (with Last-Event-ID) and are judged anew.
 type streamSet struct {
 	mu     sync.Mutex
-	next   uint64
-	open   map[uint64]context.CancelFunc
+	open   map[*stream]struct{}
 	closed bool
 }
 
-// track derives the request's context for a GET stream; done must be
+// stream is one tracked GET stream.
+type stream struct {
+	cancel context.CancelFunc
+}
+
+// track derives the request's context for a GET stream; untrack must be
 // called when the stream ends.
-func (s *streamSet) track(r *http.Request, p *principal) (*http.Request, func()) {
-	ctx, cancel := context.WithCancel(r.Context())
-	if !p.exp.IsZero() {
-		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithDeadline(ctx, p.exp)
-		inner := cancel
-		cancel = func() { cancelDeadline(); inner() }
+func (s *streamSet) track(r *http.Request, p *principal) (*http.Request, *stream) {
+	var ctx context.Context
+	st := new(stream)
+	if p.exp.IsZero() {
+		ctx, st.cancel = context.WithCancel(r.Context())
+	} else {
+		ctx, st.cancel = context.WithDeadline(r.Context(), p.exp)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		cancel()
-		return r.WithContext(ctx), func() {}
+		st.cancel()
+		return r.WithContext(ctx), st
 	}
 	if s.open == nil {
-		s.open = map[uint64]context.CancelFunc{}
+		s.open = map[*stream]struct{}{}
 	}
-	id := s.next
-	s.next++
-	s.open[id] = cancel
+	s.open[st] = struct{}{}
 	s.mu.Unlock()
-	return r.WithContext(ctx), func() {
-		s.mu.Lock()
-		delete(s.open, id)
-		s.mu.Unlock()
-		cancel()
-	}
+	return r.WithContext(ctx), st
+}
+
+// untrack forgets a stream that ended.
+func (s *streamSet) untrack(st *stream) {
+	s.mu.Lock()
+	delete(s.open, st)
+	s.mu.Unlock()
+	st.cancel()
 }
 
 // closeAll ends every tracked stream, and any opened later.
@@ -56,9 +61,9 @@ func (s *streamSet) closeAll() int {
 	defer s.mu.Unlock()
 	s.closed = true
 	n := len(s.open)
-	for id, cancel := range s.open {
-		cancel()
-		delete(s.open, id)
+	for st := range s.open {
+		st.cancel()
+		delete(s.open, st)
 	}
 	return n
 }

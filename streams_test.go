@@ -43,8 +43,8 @@ func TestCleanupEndsGETStreams(t *testing.T) {
 	}
 	// A stream opened after Cleanup (a request still in flight on the old
 	// config) ends at once.
-	r, done := m.streams.track(httptest.NewRequest(http.MethodGet, "/mcp", nil), &principal{})
-	defer done()
+	r, st := m.streams.track(httptest.NewRequest(http.MethodGet, "/mcp", nil), &principal{})
+	defer m.streams.untrack(st)
 	if r.Context().Err() == nil {
 		t.Error("a stream opened after Cleanup stays open")
 	}
@@ -53,8 +53,7 @@ func TestCleanupEndsGETStreams(t *testing.T) {
 func TestStreamEndsAtTokenExpiry(t *testing.T) {
 	var s streamSet
 	exp := time.Now().Add(50 * time.Millisecond)
-	r, done := s.track(httptest.NewRequest(http.MethodGet, "/mcp", nil), &principal{exp: exp})
-	defer done()
+	r, st := s.track(httptest.NewRequest(http.MethodGet, "/mcp", nil), &principal{exp: exp})
 	if d, ok := r.Context().Deadline(); !ok || !d.Equal(exp) {
 		t.Fatalf("deadline %v %v, want %v", d, ok, exp)
 	}
@@ -65,7 +64,7 @@ func TestStreamEndsAtTokenExpiry(t *testing.T) {
 	if len(s.open) != 1 {
 		t.Errorf("%d streams tracked", len(s.open))
 	}
-	done()
+	s.untrack(st)
 	if len(s.open) != 0 {
 		t.Errorf("a finished stream stays tracked")
 	}

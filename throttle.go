@@ -1,12 +1,13 @@
 package mcpauth
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -53,6 +54,21 @@ type throttle struct {
 	// when it is a window old, nothing can be blocked, and blocked answers
 	// without a lock.
 	lastFail atomic.Int64
+}
+
+// build returns the throttle of the settings: nil when off.
+func (t *ThrottleConfig) build() *throttle {
+	if t != nil && t.Off {
+		return nil
+	}
+	failures, window := defaultThrottleFailures, defaultThrottleWindow
+	if t != nil && t.Failures > 0 {
+		failures = t.Failures
+	}
+	if t != nil && t.Window > 0 {
+		window = time.Duration(t.Window)
+	}
+	return newThrottle(failures, window, throttleEntries)
 }
 
 func newThrottle(failures int, window time.Duration, entries int) *throttle {

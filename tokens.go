@@ -24,19 +24,19 @@ func digestOf(token string) [32]byte {
 // maxTokenFile bounds what is read of a token file.
 const maxTokenFile = 64 << 20
 
-// readTokenFile reads "<name> <secret> <role...>" lines. Errors name the
-// file and line, never a secret.
-func readTokenFile(path string) ([]Token, error) {
+// readTokenFile reads "<name> <secret> <role...>" lines, and the line
+// number of each token. Errors name the file and line, never a secret.
+func readTokenFile(path string) ([]Token, []int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("token file %s: %v", path, errWithoutPath(err))
+		return nil, nil, fmt.Errorf("token file %s: %v", path, errWithoutPath(err))
 	}
 	defer f.Close()
-	toks, err := parseTokenFile(io.LimitReader(f, maxTokenFile))
+	toks, lines, err := parseTokenFile(io.LimitReader(f, maxTokenFile))
 	if err != nil {
-		return nil, fmt.Errorf("token file %s:%v", path, err)
+		return nil, nil, fmt.Errorf("token file %s:%v", path, err)
 	}
-	return toks, nil
+	return toks, lines, nil
 }
 
 // errWithoutPath strips the *PathError wrapper, whose path is already named.
@@ -49,8 +49,9 @@ func errWithoutPath(err error) error {
 
 // parseTokenFile parses a token file's text. An error starts with the line
 // number ("12: …").
-func parseTokenFile(r io.Reader) ([]Token, error) {
+func parseTokenFile(r io.Reader) ([]Token, []int, error) {
 	var toks []Token
+	var lines []int
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	line := 0
@@ -63,20 +64,21 @@ func parseTokenFile(r io.Reader) ([]Token, error) {
 			continue
 		}
 		if len(fields) < 3 {
-			return nil, fmt.Errorf("%d: want \"<name> <secret> <role...>\", got %d field(s)", line, len(fields))
+			return nil, nil, fmt.Errorf("%d: want \"<name> <secret> <role...>\", got %d field(s)", line, len(fields))
 		}
 		if isRuntimeSecret(fields[1]) {
-			return nil, fmt.Errorf("%d: token %q: placeholders are not expanded in token files", line, fields[0])
+			return nil, nil, fmt.Errorf("%d: token %q: placeholders are not expanded in token files", line, fields[0])
 		}
 		if _, err := secretDigest(fields[1]); err != nil {
-			return nil, fmt.Errorf("%d: token %q: %v", line, fields[0], err)
+			return nil, nil, fmt.Errorf("%d: token %q: %v", line, fields[0], err)
 		}
 		toks = append(toks, Token{Name: fields[0], Secret: fields[1], Roles: fields[2:]})
+		lines = append(lines, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%d: %v", line+1, err)
+		return nil, nil, fmt.Errorf("%d: %v", line+1, err)
 	}
-	return toks, nil
+	return toks, lines, nil
 }
 
 // stripComment removes a '#' comment that starts the line or follows white
@@ -88,4 +90,29 @@ func stripComment(s string) string {
 		}
 	}
 	return s
+}
+
+// tokenEntry is a configured token and where it was configured.
+type tokenEntry struct {
+	Token
+	where string // "tokens[i]" or "token file <path>:<line>"
+}
+
+// collectTokens lists the inline tokens and those of the token files,
+// secrets unresolved.
+func collectTokens(inline []Token, files []string) ([]tokenEntry, error) {
+	var all []tokenEntry
+	for i, t := range inline {
+		all = append(all, tokenEntry{t, fmt.Sprintf("tokens[%d]", i)})
+	}
+	for _, path := range files {
+		more, lines, err := readTokenFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range more {
+			all = append(all, tokenEntry{t, fmt.Sprintf("token file %s:%d", path, lines[i])})
+		}
+	}
+	return all, nil
 }

@@ -20,229 +20,33 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 )
 
 var update = flag.Bool("update", false, "rewrite hostile/MATRIX.md from the matrix")
 
-// caddyBin is the Caddy binary built once by TestMain.
-var caddyBin string
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "mcp-auth-hostile-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hostile: temp dir:", err)
-		os.Exit(1)
-	}
-	caddyBin = filepath.Join(dir, "caddy")
-	build := exec.Command("go", "build", "-o", caddyBin, "github.com/caddy-mcp-auth/caddy-mcp-auth/cmd/caddy")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	start := time.Now()
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "hostile: building Caddy with mcp_auth failed:", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	fmt.Fprintf(os.Stderr, "hostile: built %s in %s\n", caddyBin, time.Since(start).Round(time.Millisecond))
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// caddyProc is a running Caddy process.
-type caddyProc struct {
-	t        testing.TB
-	cmd      *exec.Cmd
-	dir      string
-	port     int    // HTTP
-	admin    string // host:port of the admin endpoint
-	global   string // extra global options
-	out      *syncBuffer
-	exited   chan struct{}
-	stopOnce sync.Once
-}
-
-// base is the HTTP origin of the site.
-func (c *caddyProc) base() string { return fmt.Sprintf("http://127.0.0.1:%d", c.port) }
-
-// addr is the host:port of the site.
-func (c *caddyProc) addr() string { return fmt.Sprintf("127.0.0.1:%d", c.port) }
-
-// caddyfile wraps site blocks (with %[1]d standing for the HTTP port) in
-// the global options every process here uses.
-func (c *caddyProc) caddyfile(sites string) string {
-	return fmt.Sprintf(`{
-	admin %s
-	persist_config off
-	auto_https off
-	storage file_system %s
-	grace_period 5s
-%s}
-`, c.admin, filepath.Join(c.dir, "storage"), c.global) + strings.ReplaceAll(sites, "{PORT}", strconv.Itoa(c.port))
-}
+func TestMain(m *testing.M) { os.Exit(testcaddy.Run(m, "hostile")) }
 
 // startCaddy runs Caddy with the given site blocks ({PORT} stands for the
-// HTTP port) and extra global options, and waits until it answers.
-func startCaddy(t testing.TB, global, sites string, env ...string) *caddyProc {
+// HTTP port) and extra global options, and waits until its admin endpoint
+// answers and its HTTP port accepts connections. Each process has its own
+// storage and a 5 s grace period; it is stopped with SIGINT when the test
+// ends (killed, failing the test, after 15 s), and a panic in its output
+// fails the test.
+func startCaddy(t testing.TB, global, sites string, env ...string) *testcaddy.Caddy {
 	t.Helper()
-	dir := t.TempDir()
-	c := &caddyProc{
-		t:      t,
-		dir:    dir,
-		port:   freePort(t),
-		admin:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		global: global,
-		out:    &syncBuffer{},
-		exited: make(chan struct{}),
-	}
-	cfgPath := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(cfgPath, []byte(c.caddyfile(sites)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command(caddyBin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	c.cmd.Dir = dir
-	c.cmd.Env = append([]string{
-		"HOME=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-		"PATH=" + os.Getenv("PATH"),
-	}, env...)
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.cmd.Wait(); close(c.exited) }()
-	t.Cleanup(c.stop)
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-c.exited:
-			t.Fatalf("Caddy exited at start:\n%s", c.out.String())
-		default:
-		}
-		resp, err := http.Get("http://" + c.admin + "/config/")
-		if err == nil {
-			resp.Body.Close()
-			if conn, err := net.DialTimeout("tcp", c.addr(), time.Second); err == nil {
-				conn.Close()
-				return c
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Caddy did not come up in 30s:\n%s", c.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop ends the process (SIGINT, then SIGKILL after 15 s) and fails the
-// test if its output shows a panic.
-func (c *caddyProc) stop() {
-	c.stopOnce.Do(func() {
-		_ = c.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-c.exited:
-		case <-time.After(15 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-			c.t.Errorf("Caddy did not stop within 15s of SIGINT")
-		}
-		if out := c.out.String(); strings.Contains(strings.ToLower(out), "panic") {
-			c.t.Errorf("Caddy's output mentions a panic:\n%s", tail(out, 8000))
-		}
+	return testcaddy.Start(t, testcaddy.Options{
+		Global:      "\tstorage file_system " + t.TempDir() + "\n\tgrace_period 5s\n" + global,
+		Sites:       sites,
+		Env:         env,
+		FailOnPanic: true,
 	})
-}
-
-// reload loads new site blocks through the admin API (POST /load with
-// the Caddyfile adapter). force makes Caddy reload even when the adapted
-// JSON did not change (as `caddy reload --force` does).
-func (c *caddyProc) reload(sites string, force bool) error {
-	req, err := http.NewRequest(http.MethodPost, "http://"+c.admin+"/load", strings.NewReader(c.caddyfile(sites)))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "text/caddyfile")
-	if force {
-		req.Header.Set("Cache-Control", "must-revalidate")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /load: %d %s", resp.StatusCode, body)
-	}
-	return nil
-}
-
-var goroutineTotal = regexp.MustCompile(`goroutine profile: total (\d+)`)
-
-// goroutines reads the process's goroutine count from the admin endpoint's
-// /debug/pprof/goroutine?debug=1, and the profile itself.
-func (c *caddyProc) goroutines() (int, string, error) {
-	resp, err := http.Get("http://" + c.admin + "/debug/pprof/goroutine?debug=1")
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, "", err
-	}
-	m := goroutineTotal.FindSubmatch(b)
-	if m == nil {
-		return 0, "", fmt.Errorf("no goroutine total in %q", tail(string(b), 200))
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n, string(b), nil
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
 }
 
 // seenRequest is what reached the backend.

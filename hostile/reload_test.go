@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 )
 
 const (
@@ -151,21 +153,21 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	// Warm up, then count goroutines.
 	for i := 0; i < 20; i++ {
-		if st, err := probe(c.base(), stableTok); err != nil || st != 200 {
+		if st, err := probe(c.Base(), stableTok); err != nil || st != 200 {
 			t.Fatalf("warm-up: %d %v", st, err)
 		}
 	}
-	g0, _, err := c.goroutines()
+	g0, _, err := c.Goroutines()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A changed token file is not picked up by a reload without force:
 	// Caddy skips a load whose JSON did not change (the README says so).
 	writeTokenFile(t, tokenFile, 2)
-	if err := c.reload(reloadSite(be.addr(), tokenFile, 0, true), false); err != nil {
+	if err := c.Reload(reloadSite(be.addr(), tokenFile, 0, true), false); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := probe(c.base(), genTok(2)); st != 403 {
+	if st, _ := probe(c.Base(), genTok(2)); st != 403 {
 		t.Errorf("a token added to the file was accepted (%d) after an unforced reload of the same JSON; expected Caddy to skip it", st)
 	}
 	writeTokenFile(t, tokenFile, 0)
@@ -179,11 +181,11 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	keepAlive, closeEach := make(chan wrkOut, 1), make(chan wrkOut, 1)
 	go func() {
-		s, raw, err := runWrk(wrk, dir, c.base()+"/mcp", stableTok, false, loadTime)
+		s, raw, err := runWrk(wrk, dir, c.Base()+"/mcp", stableTok, false, loadTime)
 		keepAlive <- wrkOut{s, raw, err}
 	}()
 	go func() {
-		s, raw, err := runWrk(wrk, dir, c.base()+"/mcp", closerTok, true, loadTime)
+		s, raw, err := runWrk(wrk, dir, c.Base()+"/mcp", closerTok, true, loadTime)
 		closeEach <- wrkOut{s, raw, err}
 	}()
 	time.Sleep(1500 * time.Millisecond)
@@ -194,15 +196,15 @@ func TestReloadUnderLoad(t *testing.T) {
 		start := time.Now()
 		// Even generations bring their token in the file: force, as an
 		// operator must when only the file changed.
-		if err := c.reload(reloadSite(be.addr(), tokenFile, gen, true), gen%2 == 0); err != nil {
+		if err := c.Reload(reloadSite(be.addr(), tokenFile, gen, true), gen%2 == 0); err != nil {
 			t.Fatalf("reload %d: %v", gen, err)
 		}
 		reloadTimes = append(reloadTimes, time.Since(start))
-		if st, err := probe(c.base(), genTok(gen)); st != 200 {
+		if st, err := probe(c.Base(), genTok(gen)); st != 200 {
 			t.Errorf("reload %d: the new token's first request got %d %v, want 200", gen, st, err)
 		}
 		if gen > 1 {
-			if st, err := probe(c.base(), genTok(gen-1)); st != 403 {
+			if st, err := probe(c.Base(), genTok(gen-1)); st != 403 {
 				t.Errorf("reload %d: the revoked token's first request got %d %v, want 403", gen, st, err)
 			}
 		}
@@ -257,7 +259,7 @@ func TestReloadUnderLoad(t *testing.T) {
 // connections (two goroutines each) and the server a goroutine per open
 // client connection; the probes use fresh connections, and wrk's are
 // closed when it exits.
-func checkGoroutines(t *testing.T, c *caddyProc, before int) {
+func checkGoroutines(t *testing.T, c *testcaddy.Caddy, before int) {
 	t.Helper()
 	const slack = 12
 	var after int
@@ -265,7 +267,7 @@ func checkGoroutines(t *testing.T, c *caddyProc, before int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var err error
-		after, prof, err = c.goroutines()
+		after, prof, err = c.Goroutines()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +281,7 @@ func checkGoroutines(t *testing.T, c *caddyProc, before int) {
 		if path := os.Getenv("HOSTILE_PROFILE"); path != "" {
 			_ = os.WriteFile(path, []byte(prof), 0o644)
 		}
-		t.Errorf("goroutine leak: %d before, %d after (set HOSTILE_PROFILE=<file> for the whole profile)\n%s", before, after, tail(prof, 3000))
+		t.Errorf("goroutine leak: %d before, %d after (set HOSTILE_PROFILE=<file> for the whole profile)\n%s", before, after, testcaddy.Tail(prof, 3000))
 	}
 }
 
@@ -336,19 +338,19 @@ func TestReloadEndsRevokedStream(t *testing.T) {
 	writeTokenFile(t, tokenFile, 1)
 	c := startCaddy(t, "", reloadSite(be.addr(), tokenFile, 1, true))
 
-	st, revoked, closeRevoked := openStream(t, c.base(), streamerTok)
+	st, revoked, closeRevoked := openStream(t, c.Base(), streamerTok)
 	if st != 200 {
 		t.Fatalf("stream: %d", st)
 	}
 	defer closeRevoked()
-	_, kept, closeKept := openStream(t, c.base(), stableTok)
+	_, kept, closeKept := openStream(t, c.Base(), stableTok)
 	defer closeKept()
 
 	// Documented bound: the stream ends within 2 s of the reload's answer
 	// (in practice within milliseconds: Cleanup runs before POST /load
 	// returns).
 	const bound = 2 * time.Second
-	if err := c.reload(reloadSite(be.addr(), tokenFile, 1, false), false); err != nil {
+	if err := c.Reload(reloadSite(be.addr(), tokenFile, 1, false), false); err != nil {
 		t.Fatal(err)
 	}
 	reloaded := time.Now()
@@ -360,10 +362,10 @@ func TestReloadEndsRevokedStream(t *testing.T) {
 			t.Errorf("%s token's stream still open %s after the reload", name, bound)
 		}
 	}
-	if st, _, _ := openStream(t, c.base(), streamerTok); st != 403 {
+	if st, _, _ := openStream(t, c.Base(), streamerTok); st != 403 {
 		t.Errorf("reconnect with the revoked token: %d, want 403", st)
 	}
-	st, again, closeAgain := openStream(t, c.base(), stableTok)
+	st, again, closeAgain := openStream(t, c.Base(), stableTok)
 	defer closeAgain()
 	if st != 200 {
 		t.Errorf("reconnect with the valid token: %d, want 200", st)
@@ -382,7 +384,7 @@ func TestReloadEndsRevokedStream(t *testing.T) {
 // come back to where they were.
 func TestBackendFaults(t *testing.T) {
 	be := newBackend(t, false)
-	dead := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens here
+	dead := fmt.Sprintf("127.0.0.1:%d", testcaddy.FreePort(t)) // nothing listens here
 	site := `http://:{PORT} {
 	mcp_auth {
 		token alice ` + aliceTok + ` admin
@@ -412,7 +414,7 @@ func TestBackendFaults(t *testing.T) {
 		if method == http.MethodPost {
 			body = strings.NewReader(echoCall)
 		}
-		req, _ := http.NewRequest(method, c.base()+path, body)
+		req, _ := http.NewRequest(method, c.Base()+path, body)
 		req.Header.Set("Authorization", "Bearer "+aliceTok)
 		req.Header.Set("Content-Type", "application/json")
 		if method == http.MethodGet {
@@ -431,7 +433,7 @@ func TestBackendFaults(t *testing.T) {
 			t.Fatalf("warm-up: %d %v", st, err)
 		}
 	}
-	g0, _, err := c.goroutines()
+	g0, _, err := c.Goroutines()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,11 +480,11 @@ func TestBackendFaults(t *testing.T) {
 
 	// Client-side aborts of long streams, then the goroutine count.
 	for i := 0; i < 10; i++ {
-		_, _, closeIt := openStream(t, c.base(), aliceTok)
+		_, _, closeIt := openStream(t, c.Base(), aliceTok)
 		closeIt()
 	}
 	checkGoroutines(t, c, g0)
-	if out := c.out.String(); strings.Contains(strings.ToLower(out), "panic") {
-		t.Errorf("Caddy's log mentions a panic:\n%s", tail(out, 4000))
+	if out := c.Output(); strings.Contains(strings.ToLower(out), "panic") {
+		t.Errorf("Caddy's log mentions a panic:\n%s", testcaddy.Tail(out, 4000))
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/internal/testcaddy"
 )
 
 // Secrets of the hygiene config, one per way of configuring a token.
@@ -91,7 +93,7 @@ func TestSecretHygiene(t *testing.T) {
 	var seen strings.Builder // every response, whole
 	client := &http.Client{Timeout: 10 * time.Second}
 	send := func(method, tok, body string, extra ...string) int {
-		req, _ := http.NewRequest(method, c.base()+"/mcp", strings.NewReader(body))
+		req, _ := http.NewRequest(method, c.Base()+"/mcp", strings.NewReader(body))
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
@@ -130,11 +132,11 @@ func TestSecretHygiene(t *testing.T) {
 
 	// Caddy's access log redacts Authorization itself; an unknown token is
 	// logged by nobody.
-	c.stop()
-	out := c.out.String()
+	c.Stop()
+	out := c.Output()
 	if !strings.Contains(out, `"level":"debug"`) || !strings.Contains(out, `"logger":"http.log.access`) ||
 		!strings.Contains(out, "http.handlers.mcp_auth.audit") {
-		t.Fatalf("the run did not log at debug with access and audit logs:\n%s", tail(out, 2000))
+		t.Fatalf("the run did not log at debug with access and audit logs:\n%s", testcaddy.Tail(out, 2000))
 	}
 	// The access log does record the credential header, redacted: the
 	// search below would see it if it were not.
@@ -164,7 +166,7 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 	be := newBackend(t, true)
 	dir := t.TempDir()
 	filtered, plain := filepath.Join(dir, "filtered.log"), filepath.Join(dir, "plain.log")
-	otherPort := freePort(t)
+	otherPort := testcaddy.FreePort(t)
 	block := func(logBlock string) string {
 		return logBlock + `
 	mcp_auth {
@@ -187,7 +189,7 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 	}`) + "}\n"
 	c := startCaddy(t, "\tdebug\n", site)
 
-	for _, base := range []string{c.base(), fmt.Sprintf("http://127.0.0.1:%d", otherPort)} {
+	for _, base := range []string{c.Base(), fmt.Sprintf("http://127.0.0.1:%d", otherPort)} {
 		for _, key := range []string{hygKeyTok, hygBogusTok} {
 			req, _ := http.NewRequest(http.MethodPost, base+"/mcp", strings.NewReader(echoCall))
 			req.Header.Set("X-Api-Key", key)
@@ -206,7 +208,7 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 			}
 		}
 	}
-	c.stop()
+	c.Stop()
 	read := func(p string) string {
 		b, err := os.ReadFile(p)
 		if err != nil || len(b) == 0 {
@@ -219,7 +221,7 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 	assertAbsent(t, "the filtered access log", flog, bad)
 	// Caddy's own DEBUG output (reverse_proxy logs the upstream request)
 	// must not show it either: the module removed the header upstream.
-	assertAbsent(t, "Caddy's DEBUG output", c.out.String(), bad)
+	assertAbsent(t, "Caddy's DEBUG output", c.Output(), bad)
 	for _, key := range []string{hygKeyTok, hygBogusTok} {
 		if !strings.Contains(plog, key) {
 			t.Errorf("without the filter the access log does not show the key %s…: the README's warning would be wrong", key[:6])
@@ -231,6 +233,6 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 		}
 	}
 	if !strings.Contains(flog, `"X-Mcp-Roles"`) && !strings.Contains(flog, `"Content-Type"`) {
-		t.Errorf("the filtered log has no request headers at all: %s", tail(flog, 500))
+		t.Errorf("the filtered log has no request headers at all: %s", testcaddy.Tail(flog, 500))
 	}
 }

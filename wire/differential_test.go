@@ -1,4 +1,4 @@
-package mcpauth
+package wire
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func sdkUnmarshal(data []byte, v any) error {
 
 // reading is how one decoder read one message.
 type reading struct {
-	kind   msgKind
+	kind   Kind
 	method string
 	id     any // string, int64 (SDK) or the decoded JSON value (encoding/json)
 	target string
@@ -71,15 +71,15 @@ func readSDK(body []byte) ([]reading, error) {
 		var rd reading
 		switch m := m.(type) {
 		case *jsonrpc.Request:
-			rd.kind, rd.method, rd.id = kindNotification, m.Method, m.ID.Raw()
+			rd.kind, rd.method, rd.id = KindNotification, m.Method, m.ID.Raw()
 			if m.IsCall() {
-				rd.kind = kindRequest
+				rd.kind = KindRequest
 			}
 			if err := sdkTarget(&rd, m.Params, sdkUnmarshal); err != nil {
 				return nil, err
 			}
 		case *jsonrpc.Response:
-			rd.kind, rd.id = kindResponse, m.ID.Raw()
+			rd.kind, rd.id = KindResponse, m.ID.Raw()
 		}
 		out = append(out, rd)
 	}
@@ -164,11 +164,11 @@ func readStd(body []byte) ([]reading, error) {
 		}
 		switch {
 		case w.Method == nil:
-			rd.kind = kindResponse
+			rd.kind = KindResponse
 		case rd.id == nil:
-			rd.kind, rd.method = kindNotification, *w.Method
+			rd.kind, rd.method = KindNotification, *w.Method
 		default:
-			rd.kind, rd.method = kindRequest, *w.Method
+			rd.kind, rd.method = KindRequest, *w.Method
 		}
 		if w.Method != nil {
 			if err := sdkTarget(&rd, w.Params, stdjson.Unmarshal); err != nil {
@@ -189,7 +189,7 @@ func sameID(raw []byte, got any) (same, exactInt bool) {
 		return got == nil, true
 	}
 	if raw[0] == '"' {
-		s, ok := decodeString(raw)
+		s, ok := DecodeString(raw)
 		g, isStr := got.(string)
 		return ok && isStr && s == g, true
 	}
@@ -287,10 +287,11 @@ func TestDifferentialSDK(t *testing.T) {
 	corpus := append(differentialCorpus(), fuzzSeeds(t)...)
 	var accepted, sdkRefused, stdRefused int
 	for _, body := range corpus {
-		batch, msgs, rerr := classify(body)
-		if rerr != nil {
+		var b Body
+		if rerr := Classify(body, &b); rerr != nil {
 			continue
 		}
+		batch, msgs := b.Batch, b.Msgs
 		accepted++
 		for _, o := range []struct {
 			name string
@@ -311,19 +312,19 @@ func TestDifferentialSDK(t *testing.T) {
 			}
 			for i, m := range msgs {
 				g := got[i]
-				if g.kind != m.kind || g.method != m.action.Method {
-					t.Errorf("message %d: classifier %v %q, %s reads %v %q\n%s", i, m.kind, m.action.Method, o.name, g.kind, g.method, body)
+				if g.kind != m.Kind || g.method != m.Action.Method {
+					t.Errorf("message %d: classifier %v %q, %s reads %v %q\n%s", i, m.Kind, m.Action.Method, o.name, g.kind, g.method, body)
 				}
-				if m.kind != kindResponse {
-					if m.action.HasTarget && (g.target != m.action.Target || g.ref != m.action.Ref) {
+				if m.Kind != KindResponse {
+					if m.Action.HasTarget && (g.target != m.Action.Target || g.ref != m.Action.Ref) {
 						t.Errorf("message %d: classifier judged %s %q (ref %q), %s reads %q (ref %q)\n%s",
-							i, m.action.Method, m.action.Target, m.action.Ref, o.name, g.target, g.ref, body)
+							i, m.Action.Method, m.Action.Target, m.Action.Ref, o.name, g.target, g.ref, body)
 					}
 				}
-				if same, _ := sameID(m.id, g.id); !same {
+				if same, _ := sameID(m.ID, g.id); !same {
 					// The classifier accepts only string ids and integers
 					// within ±2^53, which every decoder reads alike.
-					t.Errorf("message %d: id %s, %s reads %#v\n%s", i, m.id, o.name, g.id, body)
+					t.Errorf("message %d: id %s, %s reads %#v\n%s", i, m.ID, o.name, g.id, body)
 				}
 			}
 		}
@@ -349,7 +350,7 @@ func TestDifferentialOracles(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","NAME":"b"}}`, "a", "b", int64(1)},
 		{`{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"a","name":"b"}}`, "b", "b", int64(1)},
 	} {
-		if _, _, err := classify([]byte(tc.body)); err == nil {
+		if err := Classify([]byte(tc.body), new(Body)); err == nil {
 			t.Errorf("classifier accepts %s", tc.body)
 		}
 		sdk, err := readSDK([]byte(tc.body))

@@ -1,0 +1,244 @@
+package wire
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// testPolicy and testBinder are the hooks as functions.
+type testPolicy struct {
+	use       func(use, item string) bool
+	subscribe func(uri string) bool
+	list      func(list string) bool
+}
+
+func (p testPolicy) MayUse(use, item string) bool {
+	return p.use == nil || p.use(use, item)
+}
+func (p testPolicy) MaySubscribe(uri string) bool { return p.subscribe == nil || p.subscribe(uri) }
+func (p testPolicy) MayList(list string) bool     { return p.list == nil || p.list(list) }
+
+type testBinder struct {
+	cursor func(list, c string) string
+	task   func(id string) string
+	keep   func(id string) bool
+}
+
+func (b testBinder) Cursor(list, c string) (string, bool) { return b.cursor(list, c), b.cursor != nil }
+func (b testBinder) Task(id string) (string, bool)        { return b.task(id), true }
+func (b testBinder) KeepTask(id string) bool              { return b.keep(id) }
+
+// readerMayUse is the reader of the root package's test roles: tools
+// search_docs and get_*, resources under file:///docs/, every prompt.
+func readerMayUse(use, item string) bool {
+	switch use {
+	case "tools/call":
+		return item == "search_docs" || strings.HasPrefix(item, "get_")
+	case "resources/read":
+		return strings.HasPrefix(item, "file:///docs/")
+	case "prompts/get":
+		return true
+	}
+	return false
+}
+
+// rewrite applies the rewriter to one message and returns the result.
+func rewrite(t testing.TB, rw *Rewriter, in string) (string, bool, error) {
+	t.Helper()
+	edits, drop, err := rw.Message([]byte(in), nil)
+	if err != nil || drop {
+		return "", drop, err
+	}
+	out := edits.Apply(nil, []byte(in))
+	if len(out) != edits.Size([]byte(in)) {
+		t.Fatalf("Size %d, Apply wrote %d", edits.Size([]byte(in)), len(out))
+	}
+	var w bytes.Buffer
+	if err := edits.WriteTo(&w, []byte(in)); err != nil || w.String() != string(out) {
+		t.Fatalf("WriteTo wrote %q, Apply %q", w.String(), out)
+	}
+	if !ValidJSON(out) {
+		t.Fatalf("rewritten message is not JSON: %s", out)
+	}
+	return string(out), false, nil
+}
+
+const private = `"cacheScope":"private",`
+
+func TestFilterLists(t *testing.T) {
+	rw := &Rewriter{Policy: testPolicy{use: readerMayUse}}
+	tests := []struct{ name, in, want string }{
+		{"tools with cursor and meta kept",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"get_a","inputSchema":{}},{"name":"delete_db"},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[{"name":"get_a","inputSchema":{}},{"name":"search_docs","x":[1,{"name":"delete_db"}]}],"nextCursor":"c2","_meta":{"k":1},"zz":true}}`},
+		{"nothing to drop keeps the bytes, marked private",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[ {"name":"get_a"} ]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[ {"name":"get_a"} ]}}`},
+		{"escaped name judged decoded",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"del\u0065te_db"},{"name":"get_\u0061"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[{"name":"get_\u0061"}]}}`},
+		{"items without a name dropped",
+			`{"jsonrpc":"2.0","id":3,"result":{"tools":[{"title":"x"},{"name":5},"get_a",{"name":"get_b"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[{"name":"get_b"}]}}`},
+		{"all dropped", `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"rm"}, {"name":"rm2"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[]}}`},
+		{"first and last dropped", `{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"rm"},{"name":"get_a"},{"name":"x"},{"name":"get_b"},{"name":"y"},{"name":"z"}]}}`,
+			`{"jsonrpc":"2.0","id":3,"result":{` + private + `"tools":[{"name":"get_a"},{"name":"get_b"}]}}`},
+		{"resources by uri",
+			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:///docs/a","name":"a"},{"uri":"file:///private/x","name":"x"}]}}`,
+			`{"jsonrpc":"2.0","id":"r","result":{` + private + `"resources":[{"uri":"file:///docs/a","name":"a"}]}}`},
+		{"a resource URI that is not canonical is hidden",
+			`{"jsonrpc":"2.0","id":"r","result":{"resources":[{"uri":"file:/docs/a","name":"a"},{"uri":"file:///docs/b"}]}}`,
+			`{"jsonrpc":"2.0","id":"r","result":{` + private + `"resources":[{"uri":"file:///docs/b"}]}}`},
+		{"templates literally",
+			`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"},{"uriTemplate":"file:///{dir}/x","name":"p"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{` + private + `"resourceTemplates":[{"uriTemplate":"file:///docs/{path}","name":"d"}]}}`},
+		{"prompts all allowed for reader",
+			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"},{"name":"b"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{` + private + `"prompts":[{"name":"a"},{"name":"b"}]}}`},
+		{"cacheScope public becomes private, ttlMs kept",
+			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"}],"ttlMs":5000,"cacheScope":"public"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a"}],"ttlMs":5000,"cacheScope":"private"}}`},
+		{"skills by uri",
+			`{"jsonrpc":"2.0","id":1,"result":{"skills":[{"name":"a","uri":"file:///docs/skill"},{"name":"b","uri":"file:///private/skill"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{` + private + `"skills":[{"name":"a","uri":"file:///docs/skill"}]}}`},
+		{"batch of responses",
+			`[{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"},{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`,
+			`[{"jsonrpc":"2.0","id":1,"result":{` + private + `"tools":[{"name":"get_x"}]}},{"jsonrpc":"2.0","id":2,"result":{}}]`},
+		{"a tools/call result is not a list",
+			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"\"tools\""}]}}`},
+		{"a request carrying tools is not filtered",
+			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"method":"x","result":{"tools":[{"name":"rm"}]}}`},
+		{"an item with two names is dropped, whatever either says",
+			`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a","name":"rm"},{"name":"get_b"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{` + private + `"tools":[{"name":"get_b"}]}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := rewrite(t, rw, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"tools":[{"name":"rm"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_a"}],"Tools":[{"name":"rm"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":{"name":"rm"}}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"}]}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":{"tools":[{"name":"rm"}]}}`,
+	} {
+		if out, _, err := rw.Message([]byte(bad), nil); err == nil {
+			t.Errorf("Message(%s) = %v, want a refusal", bad, out)
+		}
+	}
+}
+
+func TestRewriteCursorAndTasks(t *testing.T) {
+	rw := &Rewriter{
+		Policy: testPolicy{use: readerMayUse},
+		Binder: testBinder{
+			cursor: func(list, c string) string { return "sealed:" + list + ":" + c },
+			task:   func(id string) string { return "w." + id },
+			keep:   func(id string) bool { return id != "other" },
+		},
+	}
+	for _, tt := range []struct{ in, want string }{
+		{`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"nextCursor":"abc"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{` + private + `"tools":[],"nextCursor":"sealed:tools/list:abc"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"t1","status":"working"}}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"w.t1","status":"working"}}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"taskId":"t1","status":"completed"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"taskId":"w.t1","status":"completed"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"other"},{"taskId":"t1"},{"taskId":"t2"}]}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"w.t1"},{"taskId":"w.t2"}]}}`},
+		{`{"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"t1","status":"done"}}`,
+			`{"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"w.t1","status":"done"}}`},
+		{`{"jsonrpc":"2.0","id":9,"method":"elicitation/create","params":{"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t1"}}}}`,
+			`{"jsonrpc":"2.0","id":9,"method":"elicitation/create","params":{"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"w.t1"}}}}`},
+		{`{"jsonrpc":"2.0","id":9,"method":"tasks/get","params":{"taskId":"client-minted"}}`,
+			`{"jsonrpc":"2.0","id":9,"method":"tasks/get","params":{"taskId":"client-minted"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t1"}}}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"w.t1"}}}}`},
+	} {
+		got, _, err := rewrite(t, rw, tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("in   %s\ngot  %s (%v)\nwant %s", tt.in, got, err, tt.want)
+		}
+	}
+	if _, _, err := rw.Message([]byte(`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"a","taskId":"b"}}}`), nil); err == nil {
+		t.Error("a task with two taskIds passed")
+	}
+}
+
+func TestRewriteNotifications(t *testing.T) {
+	rw := &Rewriter{Policy: testPolicy{
+		subscribe: func(uri string) bool { return strings.HasPrefix(uri, "file:///docs/") },
+		list:      func(list string) bool { return list == "tools/list" },
+	}}
+	for _, tt := range []struct {
+		in, want string
+		drop     bool
+	}{
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///docs/a"}}`, `{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///docs/a"}}`, false},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///private/a"}}`, "", true},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:/docs/a"}}`, "", true},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{}}`, "", true},
+		{`{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"l1"},"notifications":{"toolsListChanged":true,"resourceSubscriptions":["file:///private/a","file:///docs/a","file:///private/b"]}}}`,
+			`{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"l1"},"notifications":{"toolsListChanged":true,"resourceSubscriptions":["file:///docs/a"]}}}`, false},
+		{`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`, `{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`, false},
+		{`{"jsonrpc":"2.0","method":"notifications/prompts/list_changed"}`, "", true},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}`, "", true},
+	} {
+		got, drop, err := rewrite(t, rw, tt.in)
+		if err != nil || drop != tt.drop || got != tt.want {
+			t.Errorf("in %s\ngot %s drop %v (%v), want %s drop %v", tt.in, got, drop, err, tt.want, tt.drop)
+		}
+	}
+}
+
+func TestRewriteSubstitutes(t *testing.T) {
+	rw := &Rewriter{Substs: []Subst{{Token: "h0000000000000000000000000000000a", With: []byte(`del\"x`)}}}
+	got, _, err := rewrite(t, rw, `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool \"h0000000000000000000000000000000a\"","data":"h0000000000000000000000000000000a"}}`)
+	if err != nil || got != `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool \"del\"x\"","data":"del\"x"}}` {
+		t.Errorf("got %s (%v)", got, err)
+	}
+}
+
+func TestEventFraming(t *testing.T) {
+	for _, tt := range []struct {
+		prev, p string
+		want    int
+	}{
+		{"", "data: x\n\n", 9}, {"data: x\n", "\n", 1}, {"data: x\r\n", "\r\n", 2}, {"data: x\r", "\r", 1},
+		{"", "data: x\n", -1}, {"", "event: a\ndata: x\r\n\r\nrest", 20}, {"da", "ta: x\n\nmore", 7},
+	} {
+		if got := EventEnd([]byte(tt.prev), []byte(tt.p)); got != tt.want {
+			t.Errorf("EventEnd(%q, %q) = %d, want %d", tt.prev, tt.p, got, tt.want)
+		}
+	}
+	ev := []byte("event: message\nid: 7\ndata: {\"a\":1}\n\n")
+	e, _ := ParseEvent(ev, nil)
+	if e.Lines != 1 || string(e.Data) != `{"a":1}` {
+		t.Fatalf("ParseEvent: %+v", e)
+	}
+	var w bytes.Buffer
+	if err := WriteEvent(&w, e, Edits{{Span: Span{5, 6}, Repl: []byte("22")}}); err != nil || w.String() != "event: message\nid: 7\ndata: {\"a\":22}\n\n" {
+		t.Errorf("WriteEvent: %q %v", w.String(), err)
+	}
+	ev = []byte("id: 8\ndata: {\"a\":\ndata: 1}\n\n")
+	e, _ = ParseEvent(ev, nil)
+	if e.Lines != 2 || string(e.Data) != "{\"a\":\n1}" {
+		t.Fatalf("ParseEvent of two lines: %+v", e)
+	}
+	w.Reset()
+	if err := WriteEvent(&w, e, Edits{{Span: Span{6, 7}, Repl: []byte("3")}}); err != nil || w.String() != "id: 8\ndata: {\"a\":\ndata: 3}\n\n" {
+		t.Errorf("WriteEvent of two lines: %q %v", w.String(), err)
+	}
+}
