@@ -30,30 +30,7 @@ func (m *MCPAuth) admit(r *http.Request, ex *exchange) *refusal {
 	}
 	ex.p = p
 	p.setPlaceholders(placeholdersOf(r))
-	if m.sessions == nil {
-		return nil
-	}
-	// Session binding: unwrap the id the client holds, after checking that
-	// it was issued to this principal.
-	key, err := m.sessions.get(r.Context())
-	if err != nil {
-		return &refusal{status: http.StatusInternalServerError, err: err}
-	}
-	ex.sessionKey = key
-	switch ids := r.Header.Values("Mcp-Session-Id"); len(ids) {
-	case 0:
-	case 1:
-		sid, ok := unwrapSessionID(key, p.id, ids[0])
-		if !ok {
-			return plainRefusal(http.StatusNotFound, reasonSession, "no such session for this caller; start a new session with initialize")
-		}
-		r.Header.Set("Mcp-Session-Id", sid)
-	default:
-		rf := plainRefusal(http.StatusBadRequest, reasonSessionRepeated, "Mcp-Session-Id may appear once")
-		rf.errCode = reasonInvalidRequest
-		return rf
-	}
-	return nil
+	return m.admitSession(r, ex)
 }
 
 // authenticate reads the credential and finds the caller: a static token

@@ -26,9 +26,10 @@ var errTooLarge = errors.New("body too large")
 
 // pooledBody is a request body served from a pooled buffer.
 type pooledBody struct {
-	mu  sync.Mutex
-	buf *[]byte // nil once closed
-	r   bytes.Reader
+	mu     sync.Mutex
+	buf    *[]byte // nil once closed
+	r      bytes.Reader
+	noPool bool // a buffer of its own, not from the pool
 }
 
 // readBody reads at most limit bytes (a longer body is errTooLarge) into a
@@ -93,7 +94,9 @@ func (b *pooledBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.buf != nil {
-		release(b.buf)
+		if !b.noPool {
+			release(b.buf)
+		}
 		b.buf = nil
 		b.r.Reset(nil)
 	}
@@ -105,4 +108,11 @@ func release(bp *[]byte) {
 		*bp = (*bp)[:0]
 		bodyPool.Put(bp)
 	}
+}
+
+// newPooledBody serves b (not pooled: a rewritten body).
+func newPooledBody(b []byte) *pooledBody {
+	pb := &pooledBody{buf: &b, noPool: true}
+	pb.r.Reset(b)
+	return pb
 }

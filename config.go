@@ -66,9 +66,6 @@ func (m *MCPAuth) validate() error {
 			return fmt.Errorf("allowed_origins[%d]: %v", i, err)
 		}
 	}
-	if m.DisableSessionBinding && m.SessionKey != "" {
-		return errors.New("session_key is set but session binding is off")
-	}
 	if m.MinProtocolVersion != "" {
 		if err := checkRevision(m.MinProtocolVersion); err != nil {
 			return err

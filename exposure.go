@@ -15,23 +15,24 @@ import (
 )
 
 // This file holds what the backend and the client get to see beyond the
-// decision itself: the identity headers, session binding, origins and
-// the hide_denied answers.
+// decision itself: the identity headers, the binding keys, origins and
+// hide_denied.
 
-// HideDenied answers a call to an item the caller may not see as the
-// backend answers an unknown item.
+// HideDenied makes a call to an item the caller may not use
+// indistinguishable from a call to an item that does not exist. Rather
+// than answering itself, the module forwards the denied call to the
+// backend as a call for a fresh random name that cannot exist (128 bits,
+// never derived from the request: for a resource URI, its last path
+// segment is replaced), and puts the requested name back into the
+// backend's answer. The backend so supplies its own status, headers,
+// framing, id handling and timing, including its own rejections of bad
+// sessions and versions. The call is still audited and counted as denied.
+// An OAuth caller whom a scope would grant the item gets the step-up 403
+// instead (that tells it the item exists, by design).
 type HideDenied struct {
-	// The answer shape: "go" (the official Go SDK: JSON-RPC error -32602
-	// `unknown tool "x"`, `unknown prompt "x"`, "Resource not found") or
-	// "typescript" (the TypeScript McpServer: a tools/call result with
-	// isError and the text `MCP error -32602: Tool x not found`; JSON-RPC
-	// errors `MCP error -32602: Prompt x not found` and `… Resource x not
-	// found`). Default: go.
-	Style string `json:"style,omitempty"`
-
-	// Message templates overriding the style's, for tools, prompts and
-	// resources. {name} is replaced by the tool or prompt name or the
-	// resource URI, {quoted} by the same in double quotes.
+	// Deprecated: the backend answers itself now; style and the message
+	// templates are accepted and ignored.
+	Style           string `json:"style,omitempty"`
 	ToolMessage     string `json:"tool_message,omitempty"`
 	PromptMessage   string `json:"prompt_message,omitempty"`
 	ResourceMessage string `json:"resource_message,omitempty"`
@@ -42,84 +43,38 @@ const (
 	styleTypeScript = "typescript"
 )
 
-func (h *HideDenied) templates() (tool, prompt, resource string) {
-	if h.Style == styleTypeScript {
-		tool, prompt, resource = "MCP error -32602: Tool {name} not found",
-			"MCP error -32602: Prompt {name} not found", "MCP error -32602: Resource {name} not found"
-	} else {
-		tool, prompt, resource = "unknown tool {quoted}", "unknown prompt {quoted}", "Resource not found"
+// hideable reports whether a denied message names an item hide_denied can
+// stand in for.
+func hideable(msg *wire.Message) bool {
+	if msg.Kind != wire.KindRequest || !msg.Action.HasTarget || msg.TargetAt.Len() == 0 {
+		return false
 	}
-	if h.ToolMessage != "" {
-		tool = h.ToolMessage
-	}
-	if h.PromptMessage != "" {
-		prompt = h.PromptMessage
-	}
-	if h.ResourceMessage != "" {
-		resource = h.ResourceMessage
-	}
-	return
+	mi, ok := wire.Lookup(msg.Action.Method)
+	return ok && mi.Target != wire.NoTarget
 }
 
-// replyShape is how the backend last framed a 200 reply to a POST: a
-// hidden item is answered in the same framing, so that the Content-Type of
-// a refusal does not tell it from the backend's unknown-item answer.
-type replyShape struct {
-	sse          bool
-	cacheControl string
-}
-
-// hiddenRefusal is a hide_denied answer framed as the backend frames its
-// replies: an SSE event ("event: message", as the official SDKs write
-// it) when the backend answers POSTs with event streams and the client
-// accepts one, else application/json.
-func (m *MCPAuth) hiddenRefusal(r *http.Request, body []byte) *refusal {
-	rf := &refusal{status: http.StatusOK, body: body}
-	if shape := m.state.lastReply.Load(); shape != nil && shape.sse && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		rf.sse, rf.cacheControl = true, shape.cacheControl
-	}
-	return rf
-}
-
-func fillTemplate(t, name string) string {
-	return strings.NewReplacer("{name}", name, "{quoted}", wire.Quote(name)).Replace(t)
-}
-
-// unknownAnswer renders the answer to a hidden item, or ok=false when the
-// action names no item (then deny_with applies).
-func (h *HideDenied) unknownAnswer(id []byte, a Action) ([]byte, bool) {
-	if !a.HasTarget {
-		return nil, false
-	}
-	tool, prompt, resource := h.templates()
-	switch a.Method {
-	case "tools/call":
-		msg := fillTemplate(tool, a.Target)
-		if h.Style == styleTypeScript {
-			if id == nil {
-				id = []byte("null")
-			}
-			b := []byte(`{"jsonrpc":"2.0","id":`)
-			b = append(b, id...)
-			b = append(b, `,"result":{"content":[{"type":"text","text":`...)
-			b = wire.AppendQuote(b, msg)
-			b = append(b, `}],"isError":true}}`...)
-			return b, true
+// hide rewrites a denied item's name to a random one, and records the
+// substitution that puts the name back into the reply.
+func (ex *exchange) hide(msg *wire.Message) {
+	target := msg.Action.Target
+	r := randomID()
+	name, back := r, target
+	if mi, _ := wire.Lookup(msg.Action.Method); mi.Target == wire.TargetURI || msg.Action.Ref == "ref/resource" {
+		// Keep the URI's scheme and path; its last segment (and any query
+		// or fragment) becomes the random one.
+		cut := strings.LastIndexByte(target, '/')
+		if q := strings.IndexAny(target, "?#"); q >= 0 && q < cut {
+			cut = strings.LastIndexByte(target[:q], '/')
 		}
-		return rpcErrorBody(id, wire.CodeInvalidParams, msg), true
-	case "prompts/get":
-		return rpcErrorBody(id, wire.CodeInvalidParams, fillTemplate(prompt, a.Target)), true
-	case "resources/read", "resources/subscribe", "resources/unsubscribe":
-		b := rpcErrorBody(id, wire.CodeInvalidParams, fillTemplate(resource, a.Target))
-		if h.Style != styleTypeScript && h.ResourceMessage == "" {
-			// The Go SDK adds the URI as error data.
-			b = append(b[:len(b)-2], `,"data":{"uri":`...)
-			b = wire.AppendQuote(b, a.Target)
-			b = append(b, "}}}"...)
+		if cut < 0 {
+			cut = strings.IndexByte(target, ':')
 		}
-		return b, true
+		name, back = target[:cut+1]+r, target[cut+1:]
 	}
-	return nil, false
+	quoted := wire.Quote(back)
+	ex.edits = append(ex.edits, wire.ReplaceString(msg.TargetAt, name))
+	ex.substs = append(ex.substs, wire.Subst{Token: r, With: []byte(quoted[1 : len(quoted)-1])})
+	ex.mcpName = name
 }
 
 // provisionExposure prepares the settings of this file (checked by
@@ -135,9 +90,11 @@ func (m *MCPAuth) provisionExposure(ctx caddy.Context) error {
 	if m.Audit {
 		m.audit = ctx.Logger().Named("audit")
 	}
-	if m.DisableSessionBinding {
-		return nil
+	owners, err := sharedTaskOwners()
+	if err != nil {
+		return err
 	}
+	m.owners = owners
 	m.sessions = &sessionKeys{storage: storageOf(ctx)}
 	if m.sessions.storage == nil && m.SessionKey == "" {
 		// No storage (a bare context, as in unit tests): a key for this

@@ -2,12 +2,14 @@ package mcpauth
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -21,20 +23,31 @@ type flushRecorder struct {
 
 func (f *flushRecorder) Flush() { f.flushes = append(f.flushes, f.Body.String()) }
 
-// testSessionKey binds the session ids of the writer tests.
+// testSessionKey binds the ids of the writer tests.
 var testSessionKey = []byte("0123456789abcdef0123456789abcdef")
+
+var testKeys = func() *bindingKeys {
+	k, err := deriveKeys(testSessionKey)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // newReplyWriter is a reply writer for a caller with these roles, as
 // forward sets one up.
 func newReplyWriter(w http.ResponseWriter, roles []*compiledRole, bufferJSON bool) *responseWriter {
+	owners, _ := sharedTaskOwners()
 	rw := &responseWriter{
 		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		m:                     &MCPAuth{owners: owners},
 		roles:                 roles,
 		bufferJSON:            bufferJSON,
-		sessionKey:            testSessionKey,
+		keys:                  testKeys,
 		principal:             "token:bob",
+		bindSession:           true,
 	}
-	rw.rewrite.Policy = rw
+	rw.rewrite = wire.Rewriter{Policy: rw, Binder: rw}
 	return rw
 }
 
@@ -110,7 +123,17 @@ func TestResponseWriterJSON(t *testing.T) {
 	if rw.finish() {
 		t.Fatal("refused")
 	}
-	want := `{"jsonrpc":"2.0","id":1,"result":{"cacheScope":"private","tools":[{"name":"get_a"}],"nextCursor":"n"}}`
+	// The cursor comes back sealed for this caller and list.
+	var got struct {
+		Result struct {
+			NextCursor string `json:"nextCursor"`
+		} `json:"result"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &got)
+	if c, ok := testKeys.openCursor("token:bob", "tools/list", got.Result.NextCursor); !ok || c != "n" {
+		t.Fatalf("cursor %q opens to %q %v", got.Result.NextCursor, c, ok)
+	}
+	want := `{"jsonrpc":"2.0","id":1,"result":{"cacheScope":"private","tools":[{"name":"get_a"}],"nextCursor":` + wire.Quote(got.Result.NextCursor) + `}}`
 	if rec.Body.String() != want || rec.Header().Get("Content-Length") != fmt.Sprint(len(want)) || rec.Code != 200 {
 		t.Fatalf("got %d %q (Content-Length %s)", rec.Code, rec.Body.String(), rec.Header().Get("Content-Length"))
 	}

@@ -43,8 +43,20 @@ func (m *MCPAuth) judge(r *http.Request, ex *exchange) *refusal {
 	rf := m.decideBody(r, ex, pb.bytes())
 	if rf != nil {
 		_ = pb.Close() // refused: nothing else reads the body
+		return rf
 	}
-	return rf
+	if len(ex.edits) > 0 {
+		// The body as judged, with the module's own rewrites: bound ids
+		// unwrapped, hidden names replaced. Nothing else changes.
+		rewritten := newPooledBody(wire.Edits(ex.edits).Settle().Apply(nil, pb.bytes()))
+		_ = pb.Close()
+		r.Body = rewritten
+		r.ContentLength = int64(len(rewritten.bytes()))
+		if ex.mcpName != "" && !ex.body.Batch && len(r.Header.Values("Mcp-Name")) == 1 {
+			r.Header.Set("Mcp-Name", ex.mcpName)
+		}
+	}
+	return nil
 }
 
 func (m *MCPAuth) tooLarge() string {
@@ -82,9 +94,7 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 		}
 		ex.decisions[i] = d
 		anyDenied = anyDenied || !d.Allowed
-		if _, isList := wire.ListUse(msg.Action.Method); isList && msg.Kind == wire.KindRequest {
-			ex.hasList = true
-		}
+		ex.hasRequest = ex.hasRequest || msg.Kind == wire.KindRequest
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		method, target := summarize(msgs)
@@ -97,10 +107,13 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 		}
 	}
 	m.recordDecisions(r, p, msgs, ex.decisions, anyDenied)
-	if !anyDenied {
-		return nil
+	if anyDenied {
+		if rf := m.denied(ex); rf != nil {
+			return rf
+		}
 	}
-	return m.denied(r, ex)
+	m.bindRequest(ex)
+	return nil
 }
 
 // decideSubscriptions judges the resource subscriptions of a
@@ -184,14 +197,17 @@ func (m *MCPAuth) minVersion(rev string, id []byte) *refusal {
 	return nil
 }
 
-// denied answers a body in which some message was denied. Precedence: a
-// step-up answer for an OAuth caller whom some scope would entitle (403
-// insufficient_scope) wins; else hide_denied (answer as for an unknown
-// item); else deny_with. In a batch, one step-up element makes the whole
-// answer the step-up 403, and a batch with any denied element is refused
-// whole: one error for each request in it.
-func (m *MCPAuth) denied(r *http.Request, ex *exchange) *refusal {
+// denied answers a body in which some message was denied, or, under
+// hide_denied, rewrites every denied item to a random name and lets the
+// body go on (nil). Precedence: a step-up answer for an OAuth caller whom
+// some scope would entitle (403 insufficient_scope) wins; else
+// hide_denied, when every denied message names an item; else deny_with.
+// In a batch, one step-up element makes the whole answer the step-up
+// 403, and a batch with any denied element (not hidden) is refused whole:
+// one error for each request in it.
+func (m *MCPAuth) denied(ex *exchange) *refusal {
 	msgs, ds := ex.body.Msgs, ex.decisions
+	hidden := m.HideDenied != nil
 	for i := range msgs {
 		if ds[i].Allowed {
 			continue
@@ -201,35 +217,28 @@ func (m *MCPAuth) denied(r *http.Request, ex *exchange) *refusal {
 			return &refusal{status: http.StatusForbidden, reason: reasonScope, challenge: true, oauthError: "insufficient_scope",
 				scope: scope, desc: deniedMessage(a) + " (needs scope " + scope + ")"}
 		}
+		hidden = hidden && ds[i].Subscription == "" && hideable(&msgs[i])
+	}
+	if hidden {
+		for i := range msgs {
+			if !ds[i].Allowed {
+				ex.hide(&msgs[i])
+			}
+		}
+		return nil
 	}
 	status := http.StatusOK
 	if m.DenyWith == denyStatus {
 		status = http.StatusForbidden
 	}
-	// hide_denied answers each denied item as an unknown one, when every
-	// denied item of the body is one it can hide.
-	hidden := m.HideDenied != nil
-	for i := range msgs {
-		if !ds[i].Allowed && hidden {
-			_, ok := m.HideDenied.unknownAnswer(nil, msgs[i].Action)
-			hidden = ok && ds[i].Subscription == ""
-		}
-	}
 	answerOf := func(i int) []byte {
 		msg := &msgs[i]
-		switch {
-		case ds[i].Allowed:
+		if ds[i].Allowed {
 			return rpcErrorBody(msg.ID, wire.CodePermissionDenied, "batch refused: another request in the batch was denied")
-		case hidden:
-			b, _ := m.HideDenied.unknownAnswer(msg.ID, msg.Action)
-			return b
 		}
 		return rpcErrorBody(msg.ID, wire.CodePermissionDenied, deniedMessage(deniedAction(msg, ds[i])))
 	}
 	if !ex.body.Batch {
-		if hidden {
-			return m.hiddenRefusal(r, answerOf(0))
-		}
 		return &refusal{status: status, body: answerOf(0)}
 	}
 	var out bytes.Buffer
@@ -250,9 +259,6 @@ func (m *MCPAuth) denied(r *http.Request, ex *exchange) *refusal {
 		// Only notifications were denied: nothing to answer per request.
 		return &refusal{status: http.StatusForbidden, rpc: true, code: wire.CodePermissionDenied,
 			desc: "batch refused: a notification in the batch was denied"}
-	}
-	if hidden {
-		status = http.StatusOK
 	}
 	return &refusal{status: status, body: out.Bytes()}
 }

@@ -161,17 +161,16 @@ type MCPAuth struct {
 
 	minRevision int // index into wire.Revisions; 0 accepts all
 	streams     *streamSet
-	throttle    *throttle    // nil when off
-	sessions    *sessionKeys // nil when session binding is off
+	throttle    *throttle // nil when off
+	sessions    *sessionKeys
+	owners      *taskOwners // who each task id was handed to (tasks/list)
 	metrics     *metrics
 	origins     map[string]bool
 	state       *handlerState
 }
 
-// handlerState is what a provisioned handler learns while it serves.
+// handlerState is what a provisioned handler keeps while it serves.
 type handlerState struct {
-	// lastReply is how the backend last framed a reply (hide_denied only).
-	lastReply atomic.Pointer[replyShape]
 	// last503Log spaces the WARN lines of 503 answers (Unix seconds).
 	last503Log atomic.Int64
 }
@@ -256,6 +255,9 @@ func (m *MCPAuth) Cleanup() error {
 	for _, v := range m.verifiers {
 		v.close()
 	}
+	if m.owners != nil {
+		_, _ = ownersPool.Delete("task owners")
+	}
 	if m.streams != nil {
 		if n := m.streams.closeAll(); n > 0 {
 			m.logger.Info("closed GET streams opened under the previous config; clients reconnect", zap.Int("streams", n))
@@ -300,22 +302,28 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // exchange is one request's state on its way through the pipeline.
 type exchange struct {
-	p          *principal
-	sessionKey []byte // the binding key, when session binding is on
-	body       wire.Body
-	decisions  []Decision
-	small      [1]Decision
-	edits      wire.Edits
-	reply      responseWriter
-	// hasList: the body holds a list request, so a JSON reply is read
-	// whole to be filtered.
-	hasList bool
+	p         *principal
+	keys      *bindingKeys
+	body      wire.Body
+	decisions []Decision
+	small     [1]Decision
+	// edits rewrite the body before it is forwarded (bound ids unwrapped,
+	// hidden names replaced); mcpName, when set, is the Mcp-Name header
+	// that goes with the rewritten body.
+	edits   wire.Edits
+	mcpName string
+	// substs put the names of hidden items back into the reply.
+	substs []wire.Subst
+	reply  responseWriter
+	// hasRequest: the body holds a request, so a JSON reply is read whole
+	// to be rewritten.
+	hasRequest bool
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 func (ex *exchange) release() {
-	ex.p, ex.sessionKey, ex.hasList = nil, nil, false
+	ex.p, ex.keys, ex.hasRequest, ex.mcpName, ex.substs = nil, nil, false, "", nil
 	ex.body.Msgs = nil
 	clear(ex.small[:])
 	ex.decisions = nil

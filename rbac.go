@@ -224,7 +224,7 @@ func decideRoles(roles []*compiledRole, method, target string, hasTarget bool) D
 
 // taskBinding: task methods are allowed by default only once task ids are
 // bound to their callers.
-const taskBinding = false
+const taskBinding = true
 
 // decide judges an action for a caller with the given roles. It is the one
 // decision function of the module.

@@ -43,7 +43,7 @@ func (m *MCPAuth) forward(w http.ResponseWriter, r *http.Request, ex *exchange, 
 		r.Header.Del(defaultHeader)
 	}
 	m.setIdentityHeaders(r, p)
-	if r.Method == http.MethodDelete && ex.sessionKey == nil {
+	if r.Method == http.MethodDelete && m.DisableSessionBinding {
 		return next.ServeHTTP(w, r)
 	}
 	if r.Method == http.MethodGet {
@@ -88,16 +88,17 @@ type responseWriter struct {
 	m       *MCPAuth
 	roles   []*compiledRole
 	rewrite wire.Rewriter
-	// bufferJSON is set when the request held a list request, so that a
-	// JSON reply must be read whole to be filtered.
+	// bufferJSON is set when the request held a request, so that a JSON
+	// reply is read whole to be rewritten.
 	bufferJSON bool
-	// sessionKey and principal wrap the Mcp-Session-Id that the backend
-	// sets; nil key: binding is off.
-	sessionKey []byte
-	principal  string
-	// learn: hide_denied learns how the backend frames a 200 reply to a
-	// POST.
-	learn bool
+	// keys and principal bind what the backend hands out: session ids
+	// (unless bindSession is off), task ids, request states, cursors.
+	keys        *bindingKeys
+	principal   string
+	bindSession bool
+	// hadLength: the backend framed its JSON reply with a Content-Length
+	// (the rewritten reply keeps the backend's framing).
+	hadLength bool
 
 	mode    int // one of the modes below, decided at WriteHeader
 	status  int
@@ -121,13 +122,13 @@ func (rw *responseWriter) reset(m *MCPAuth, w http.ResponseWriter, ex *exchange)
 		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		m:                     m,
 		roles:                 ex.p.roles,
-		bufferJSON:            ex.hasList,
-		sessionKey:            ex.sessionKey,
+		bufferJSON:            ex.hasRequest,
+		keys:                  ex.keys,
 		principal:             ex.p.id,
-		learn:                 m.HideDenied != nil && ex.body.Msgs != nil,
+		bindSession:           !m.DisableSessionBinding,
 		buf:                   buf, scratch: scratch, edits: edits,
 	}
-	rw.rewrite.Policy = rw
+	rw.rewrite = wire.Rewriter{Policy: rw, Binder: rw, Substs: ex.substs}
 }
 
 // The caller's policy, for the rewriter.
@@ -161,9 +162,9 @@ func (rw *responseWriter) WriteHeader(status int) {
 		return
 	}
 	h := rw.Header()
-	if rw.sessionKey != nil {
+	if rw.bindSession {
 		if sid := h.Get("Mcp-Session-Id"); sid != "" {
-			h.Set("Mcp-Session-Id", wrapSessionID(rw.sessionKey, rw.principal, sid))
+			h.Set("Mcp-Session-Id", wrapSessionID(rw.keys.session, rw.principal, sid))
 		}
 	}
 	rw.status = status
@@ -171,9 +172,6 @@ func (rw *responseWriter) WriteHeader(status int) {
 	mt := ct
 	if ct != "application/json" && ct != "text/event-stream" {
 		mt, _, _ = mime.ParseMediaType(ct)
-	}
-	if rw.learn && status == http.StatusOK && (mt == "text/event-stream" || mt == "application/json") {
-		rw.m.learnReply(mt == "text/event-stream", h.Get("Cache-Control"))
 	}
 	encoded := h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity"
 	switch {
@@ -199,7 +197,8 @@ func (rw *responseWriter) WriteHeader(status int) {
 		h.Del("Content-Length")
 		rw.ResponseWriterWrapper.WriteHeader(status)
 	case modeJSON:
-		h.Del("Content-Length") // written at the end
+		rw.hadLength = h.Get("Content-Length") != ""
+		h.Del("Content-Length") // written at the end, if the backend sent one
 	}
 }
 
@@ -344,7 +343,9 @@ func (rw *responseWriter) finish() (refused bool) {
 		rw.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
 		_, _ = rw.ResponseWriterWrapper.Write(body)
 	} else {
-		h.Set("Content-Length", strconv.Itoa(edits.Size(rw.buf)))
+		if rw.hadLength {
+			h.Set("Content-Length", strconv.Itoa(edits.Size(rw.buf)))
+		}
 		rw.ResponseWriterWrapper.WriteHeader(rw.status)
 		_ = edits.WriteTo(&rw.ResponseWriterWrapper, rw.buf)
 	}
@@ -352,14 +353,6 @@ func (rw *responseWriter) finish() (refused bool) {
 		rw.buf = nil
 	}
 	return rw.failed
-}
-
-// learnReply records how the backend frames a 200 reply to a POST
-// (hide_denied only).
-func (m *MCPAuth) learnReply(sse bool, cacheControl string) {
-	if old := m.state.lastReply.Load(); old == nil || old.sse != sse || old.cacheControl != cacheControl {
-		m.state.lastReply.Store(&replyShape{sse: sse, cacheControl: cacheControl})
-	}
 }
 
 // placeholdersOf returns the request's replacer, if any.

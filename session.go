@@ -2,6 +2,8 @@ package mcpauth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,27 +32,69 @@ import (
 
 const macLen = 43 // base64url of 32 bytes, unpadded
 
-// sessionKeys yields the binding key: a configured one, or one created
-// lazily (on the first request that needs it, never during `caddy
-// validate`) under the storage lock in Caddy's storage, shared by every
-// instance that shares the storage.
+// sessionKeys yields the binding keys: from a configured key, or one
+// created lazily (on the first request that needs it, never during
+// `caddy validate`) under the storage lock in Caddy's storage, shared by
+// every instance that shares the storage. The key binds session ids; task
+// ids, request states and cursors use keys derived from it, each with its
+// own label, whether session binding is on or off.
 type sessionKeys struct {
 	mu      sync.Mutex
 	key     []byte
 	storage certmagic.Storage
-	loaded  atomic.Pointer[[]byte] // set once the key is known: no lock after that
+	loaded  atomic.Pointer[bindingKeys] // set once the key is known: no lock after that
+}
+
+// bindingKeys are the keys of every id the module binds to its caller.
+type bindingKeys struct {
+	session []byte      // session ids: the key itself
+	task    []byte      // task ids: HMAC key
+	state   []byte      // request states: HMAC key
+	cursor  cipher.AEAD // cursors: AES-256-GCM
+}
+
+func deriveKeys(key []byte) (*bindingKeys, error) {
+	derive := func(label string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte("mcp_auth " + label))
+		return h.Sum(nil)
+	}
+	block, err := aes.NewCipher(derive("cursor key"))
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &bindingKeys{session: key, task: derive("task id key"), state: derive("request state key"), cursor: aead}, nil
 }
 
 const sessionKeyStorageKey = "mcp_auth/session_key"
 
-func (s *sessionKeys) get(ctx context.Context) ([]byte, error) {
+func (s *sessionKeys) get(ctx context.Context) (*bindingKeys, error) {
 	if k := s.loaded.Load(); k != nil {
-		return *k, nil
+		return k, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k := s.loaded.Load(); k != nil {
+		return k, nil
+	}
+	key, err := s.loadKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, err := deriveKeys(key)
+	if err != nil {
+		return nil, err
+	}
+	s.loaded.Store(k)
+	return k, nil
+}
+
+func (s *sessionKeys) loadKey(ctx context.Context) ([]byte, error) {
 	if s.key != nil {
-		s.loaded.Store(&s.key)
 		return s.key, nil
 	}
 	if s.storage == nil {
@@ -76,6 +121,34 @@ func (s *sessionKeys) get(ctx context.Context) ([]byte, error) {
 	}
 	s.key = key
 	return s.key, nil
+}
+
+// admitSession loads the binding keys and, with session binding on,
+// unwraps the session id the client holds, after checking that it was
+// issued to this principal.
+func (m *MCPAuth) admitSession(r *http.Request, ex *exchange) *refusal {
+	keys, err := m.sessions.get(r.Context())
+	if err != nil {
+		return &refusal{status: http.StatusInternalServerError, err: err}
+	}
+	ex.keys = keys
+	if m.DisableSessionBinding {
+		return nil
+	}
+	switch ids := r.Header.Values("Mcp-Session-Id"); len(ids) {
+	case 0:
+	case 1:
+		sid, ok := unwrapSessionID(keys.session, ex.p.id, ids[0])
+		if !ok {
+			return plainRefusal(http.StatusNotFound, reasonSession, "no such session for this caller; start a new session with initialize")
+		}
+		r.Header.Set("Mcp-Session-Id", sid)
+	default:
+		rf := plainRefusal(http.StatusBadRequest, reasonSessionRepeated, "Mcp-Session-Id may appear once")
+		rf.errCode = reasonInvalidRequest
+		return rf
+	}
+	return nil
 }
 
 func sessionMAC(key []byte, principalID, sid string) string {

@@ -17,6 +17,10 @@ type Edit struct {
 // Edits are the edits of one message.
 type Edits []Edit
 
+// Settle sorts the edits by position and drops any that overlaps an
+// earlier one.
+func (e Edits) Settle() Edits { return e.settle() }
+
 // settle sorts the edits by position and drops any that overlaps an
 // earlier one (a substitution inside a list item that is deleted).
 func (e Edits) settle() Edits {

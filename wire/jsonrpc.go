@@ -83,8 +83,9 @@ type Message struct {
 	TargetAt Span
 	// Subscriptions are the resource URIs of a subscriptions/listen
 	// (params.notifications.resourceSubscriptions), each judged as
-	// resources/subscribe.
-	Subscriptions []Field
+	// resources/subscribe; ListenTasks the task ids it asks notifications
+	// of (params.notifications.taskIds, the tasks extension).
+	Subscriptions, ListenTasks []Field
 	// Cursor is params.cursor; TaskID params.taskId; RelatedTask the
 	// taskId of params._meta's related-task entry.
 	Cursor, TaskID, RelatedTask Field
@@ -514,13 +515,35 @@ func (m *Message) readSubscriptions(body []byte, at Span, id []byte) *Error {
 	if body[at.Start] != '{' {
 		return invalidParams(id, "invalid params: params.notifications must be an object")
 	}
-	var subs Span
+	var subs, taskIDs Span
 	if e := strictObject(body, at.Start, func(key []byte, v Span) {
-		if string(key) == "resourceSubscriptions" {
+		switch string(key) {
+		case "resourceSubscriptions":
 			subs = v
+		case "taskIds":
+			taskIDs = v
 		}
 	}); e != "" {
 		return ambiguous(id, "invalid request: params.notifications: "+e)
+	}
+	if taskIDs.Len() > 0 {
+		if body[taskIDs.Start] != '[' {
+			return invalidParams(id, "invalid params: taskIds must be an array of task ids")
+		}
+		var err *Error
+		m.ListenTasks = m.ListenTasks[:0]
+		walkArray(body, taskIDs.Start, func(v Span) bool {
+			s, ok := DecodeString(body[v.Start:v.End])
+			if !ok {
+				err = invalidParams(id, "invalid params: taskIds must be an array of task ids")
+				return false
+			}
+			m.ListenTasks = append(m.ListenTasks, Field{Value: s, At: v})
+			return true
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if subs.Len() == 0 {
 		return nil

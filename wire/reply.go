@@ -59,6 +59,9 @@ type Binder interface {
 	Task(id string) (string, bool)
 	// KeepTask reports whether a task of a tasks/list is the caller's.
 	KeepTask(id string) bool
+	// State maps the requestState of an input_required result to the one
+	// the client gets.
+	State(state string) (string, bool)
 }
 
 // Rewriter rewrites the JSON-RPC messages of one caller's replies. With
@@ -81,6 +84,8 @@ var (
 	markTaskID = []byte(`"taskId"`)
 	markNotify = []byte(`"notifications/`)
 	markMeta   = []byte(MetaRelatedTask)
+	markState  = []byte(`"requestState"`)
+	markCursor = []byte(`"nextCursor"`)
 )
 
 func (rw *Rewriter) listsOn() bool { return rw.Policy != nil }
@@ -95,7 +100,8 @@ func (rw *Rewriter) needsParse(msg []byte) bool {
 			}
 		}
 	}
-	if rw.tasksOn() && (bytes.Contains(msg, markTaskID) || bytes.Contains(msg, markMeta)) {
+	if rw.tasksOn() && (bytes.Contains(msg, markTaskID) || bytes.Contains(msg, markMeta) ||
+		bytes.Contains(msg, markState) || bytes.Contains(msg, markCursor)) {
 		return true
 	}
 	if rw.Policy != nil && bytes.Contains(msg, markNotify) {
@@ -236,7 +242,7 @@ func (rw *Rewriter) serverMessage(msg []byte, method string, params Span, edits 
 	// A server's own task: its status notification, and the related-task
 	// entry of every message that belongs to it. Task ids in tasks/*
 	// requests from the server name the client's tasks: never touched.
-	if method == "notifications/tasks/status" {
+	if method == "notifications/tasks/status" || method == "notifications/tasks" {
 		var err error
 		if edits, err = rw.wrapTaskID(msg, params, edits); err != nil {
 			return edits, false, err
@@ -330,7 +336,7 @@ func (rw *Rewriter) acknowledged(msg []byte, params Span, edits Edits) (Edits, e
 // result rewrites a result object: lists, task ids, the related task.
 func (rw *Rewriter) result(msg []byte, res Span, edits Edits) (Edits, error) {
 	var lists [len(Families)]Span
-	var cursor, cacheScope, task, taskID, tasks, meta Span
+	var cursor, cacheScope, task, taskID, tasks, meta, state Span
 	if e := strictObject(msg, res.Start, func(key []byte, v Span) {
 		switch string(key) {
 		case "nextCursor":
@@ -345,6 +351,8 @@ func (rw *Rewriter) result(msg []byte, res Span, edits Edits) (Edits, error) {
 			tasks = v
 		case "_meta":
 			meta = v
+		case "requestState":
+			state = v
 		default:
 			for i := range Families {
 				if string(key) == Families[i].Key {
@@ -356,8 +364,8 @@ func (rw *Rewriter) result(msg []byte, res Span, edits Edits) (Edits, error) {
 		return edits, ErrUnfilterable
 	}
 	var err error
+	list := ""
 	if rw.listsOn() {
-		list := ""
 		for i := range Families {
 			sp := lists[i]
 			if sp.Len() == 0 {
@@ -388,6 +396,26 @@ func (rw *Rewriter) result(msg []byte, res Span, edits Edits) (Edits, error) {
 	}
 	if !rw.tasksOn() {
 		return edits, nil
+	}
+	if tasks.Len() > 0 && list == "" && cursor.Len() > 0 {
+		// A tasks/list page: its cursor is sealed too.
+		c, ok := DecodeString(msg[cursor.Start:cursor.End])
+		if !ok {
+			return edits, ErrUnfilterable
+		}
+		if sealed, ok := rw.Binder.Cursor("tasks/list", c); ok {
+			edits = append(edits, ReplaceString(cursor, sealed))
+		}
+	}
+	if state.Len() > 0 {
+		// The opaque state of a multi-round-trip request.
+		st, ok := DecodeString(msg[state.Start:state.End])
+		if !ok {
+			return edits, ErrUnfilterable
+		}
+		if w, ok := rw.Binder.State(st); ok {
+			edits = append(edits, ReplaceString(state, w))
+		}
 	}
 	// A CreateTaskResult (result.task), a Task result (tasks/get,
 	// tasks/cancel: result.taskId), a tasks/list (result.tasks).

@@ -28,6 +28,7 @@ type testBinder struct {
 func (b testBinder) Cursor(list, c string) (string, bool) { return b.cursor(list, c), b.cursor != nil }
 func (b testBinder) Task(id string) (string, bool)        { return b.task(id), true }
 func (b testBinder) KeepTask(id string) bool              { return b.keep(id) }
+func (b testBinder) State(st string) (string, bool)       { return "s." + st, true }
 
 // readerMayUse is the reader of the root package's test roles: tools
 // search_docs and get_*, resources under file:///docs/, every prompt.
@@ -164,6 +165,14 @@ func TestRewriteCursorAndTasks(t *testing.T) {
 			`{"jsonrpc":"2.0","id":9,"method":"elicitation/create","params":{"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"w.t1"}}}}`},
 		{`{"jsonrpc":"2.0","id":9,"method":"tasks/get","params":{"taskId":"client-minted"}}`,
 			`{"jsonrpc":"2.0","id":9,"method":"tasks/get","params":{"taskId":"client-minted"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{},"requestState":"abc"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":{},"requestState":"s.abc"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"resultType":"task","taskId":"t1","status":"working"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"resultType":"task","taskId":"w.t1","status":"working"}}`},
+		{`{"jsonrpc":"2.0","method":"notifications/tasks","params":{"taskId":"t1","status":"completed"}}`,
+			`{"jsonrpc":"2.0","method":"notifications/tasks","params":{"taskId":"w.t1","status":"completed"}}`},
+		{`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"t1"}],"nextCursor":"n"}}`,
+			`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"w.t1"}],"nextCursor":"sealed:tasks/list:n"}}`},
 		{`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t1"}}}}`,
 			`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"w.t1"}}}}`},
 	} {

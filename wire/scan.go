@@ -300,7 +300,7 @@ var protocolKeys = [...]string{
 	MetaRelatedTask, MetaProtocolVersion,
 	// Read in replies.
 	"tools", "prompts", "resources", "resourceTemplates", "skills",
-	"nextCursor", "cacheScope", "tasks", "uriTemplate",
+	"nextCursor", "cacheScope", "tasks", "uriTemplate", "taskIds",
 }
 
 // maxFoldKey bounds the keys compared by case folding: a Unicode fold
