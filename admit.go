@@ -3,7 +3,6 @@ package mcpauth
 import (
 	"net/http"
 	"strings"
-	"time"
 )
 
 // admit is the first step of the pipeline: the HTTP method, the framing
@@ -69,22 +68,36 @@ func (m *MCPAuth) verify(r *http.Request, tok string, oauthOnly bool) (*principa
 		}
 	}
 	if oauthOnly || m.bearer {
+		at := attempt{group: clientGroup(remoteHost(r)), throttle: m.throttle}
 		for _, v := range m.verifiers {
-			p, rej := v.verify(r.Context(), tok)
+			p, rej := v.verify(r.Context(), tok, at)
 			switch {
 			case rej == errNotMine:
 				continue
 			case rej == nil:
+				if p.authority != nil && r.Method == http.MethodGet {
+					// A GET stream is re-checked with this token.
+					p = p.forStream(tok)
+				}
 				return p, nil
+			case rej.status == http.StatusTooManyRequests:
+				return nil, throttledRefusal(rej.retryAfter)
 			case rej.status == http.StatusServiceUnavailable:
 				rf := plainRefusal(http.StatusServiceUnavailable, reasonUnavailable, rej.reason)
-				rf.retryAfter = retryAfterSeconds
+				rf.retryAfter = rej.retryAfter
+				if rf.retryAfter == 0 {
+					rf.retryAfter = retryAfterSeconds
+				}
 				return nil, rf
 			}
-			if rej.wrong {
+			if rej.wrong && !rej.counted {
 				m.failedCredential(r)
 			}
-			return nil, &refusal{status: http.StatusUnauthorized, reason: reasonInvalidToken, challenge: true,
+			reason := rej.refusal
+			if reason == "" {
+				reason = reasonInvalidToken
+			}
+			return nil, &refusal{status: http.StatusUnauthorized, reason: reason, challenge: true,
 				oauthError: "invalid_token", desc: rej.reason}
 		}
 	}
@@ -103,7 +116,11 @@ func (m *MCPAuth) throttled(r *http.Request) *refusal {
 	if !blocked {
 		return nil
 	}
-	secs := int((left + time.Second - 1) / time.Second)
+	return throttledRefusal(seconds(left))
+}
+
+// throttledRefusal is the 429 of a client whose failure budget is spent.
+func throttledRefusal(secs int) *refusal {
 	rf := plainRefusal(http.StatusTooManyRequests, reasonThrottled,
 		"too many wrong credentials from this address; retry after "+itoa(secs)+" s")
 	rf.retryAfter = secs

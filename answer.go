@@ -38,6 +38,7 @@ type refusal struct {
 	rpc  bool
 	code int
 	id   []byte
+	data []byte // the error's data member, raw JSON
 	body []byte
 	// sse frames the body as one SSE event (a hide_denied answer in the
 	// backend's framing), with the backend's Cache-Control.
@@ -53,6 +54,7 @@ const (
 	reasonUnauthorized     = "unauthorized"
 	reasonInvalidRequest   = "invalid_request"
 	reasonInvalidToken     = "invalid_token"
+	reasonMalformedClaims  = "malformed_claims"
 	reasonThrottled        = "too_many_requests"
 	reasonOrigin           = "forbidden_origin"
 	reasonSession          = "session_not_found"
@@ -75,16 +77,17 @@ const (
 	reasonUnavailable      = "temporarily_unavailable"
 	reasonScope            = "insufficient_scope"
 	reasonUnfilterableList = "unfilterable_reply"
+	reasonBudget           = "memory_budget"
 )
 
 // refusalReasons lists every reason, for the metric's documentation and
 // its test.
 var refusalReasons = []string{
-	reasonUnauthorized, reasonInvalidRequest, reasonInvalidToken, reasonThrottled, reasonOrigin,
+	reasonUnauthorized, reasonInvalidRequest, reasonInvalidToken, reasonMalformedClaims, reasonThrottled, reasonOrigin,
 	reasonSession, reasonSessionRepeated, reasonMethod, reasonMalformed, reasonAmbiguous, reasonURI,
 	reasonBatch, reasonTooLarge, reasonUnreadable, reasonMediaType, reasonEncoding, reasonBodyNotAllowed,
 	reasonUpgrade, reasonHopByHop, reasonTrailer, reasonHeaderMismatch, reasonVersion, reasonUnavailable,
-	reasonScope, reasonUnfilterableList,
+	reasonScope, reasonUnfilterableList, reasonBudget,
 }
 
 // rpcRefusal is a refusal answered with a JSON-RPC error body.
@@ -144,6 +147,11 @@ func (m *MCPAuth) answer(w http.ResponseWriter, r *http.Request, p *principal, r
 	switch {
 	case rf.body != nil:
 		body = append(rf.body, '\n')
+	case rf.rpc && rf.data != nil:
+		b := rpcErrorBody(rf.id, rf.code, rf.desc)
+		b = append(b[:len(b)-2], `,"data":`...)
+		b = append(append(b, rf.data...), "}}\n"...)
+		body = b
 	case rf.rpc:
 		body = append(rpcErrorBody(rf.id, rf.code, rf.desc), '\n')
 	default:
@@ -182,11 +190,13 @@ func (rf *refusal) reasonCode() string {
 	return rf.reason
 }
 
-// refusalLevel: a wrong credential is worth an INFO line; everything
-// else, a missing credential first of all (every OAuth client's first
-// step), is DEBUG.
+// refusalLevel: a wrong credential, a throttled client, malformed claims
+// (usually an authorization server's bug) and a request the memory budget
+// could not hold are worth an INFO line; everything else, a missing
+// credential first of all (every OAuth client's first step), is DEBUG.
 func (m *MCPAuth) refusalLevel(rf *refusal) zapcore.Level {
-	if rf.reason == reasonInvalidToken || rf.reason == reasonThrottled {
+	switch rf.reason {
+	case reasonInvalidToken, reasonThrottled, reasonMalformedClaims, reasonBudget:
 		return zapcore.InfoLevel
 	}
 	return zapcore.DebugLevel

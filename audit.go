@@ -30,16 +30,6 @@ func (m *MCPAuth) auditFields(r *http.Request, p *principal) []zap.Field {
 	return f
 }
 
-// auditDecision records the decision on one JSON-RPC message.
-func (m *MCPAuth) auditDecision(r *http.Request, p *principal, a Action, decision string, d Decision) {
-	if m.audit == nil {
-		return
-	}
-	f := append(m.auditFields(r, p), zap.String("method", a.Method), zap.String("target", a.Target),
-		zap.String("decision", decision), zap.String("rule", d.Reason()))
-	m.audit.Info("decision", f...)
-}
-
 // auditHTTP records an allowed GET, DELETE or OPTIONS.
 func (m *MCPAuth) auditHTTP(r *http.Request, p *principal) {
 	if m.audit == nil {

@@ -92,6 +92,34 @@ func (k *bindingKeys) unwrapState(principalID, wrapped string) (string, bool) {
 	return unbindID(prefixState, k.state, 2, principalID, wrapped)
 }
 
+// sealHidden is the token that stands for a hidden name on its way to the
+// backend: unpredictable (a fresh nonce each time), unrelated to any real
+// name, and opened only by the module, for this principal. See
+// wire.HiddenMarker.
+func (k *bindingKeys) sealHidden(principalID, name string) string {
+	nonce := make([]byte, k.hidden.NonceSize(), k.hidden.NonceSize()+len(name)+k.hidden.Overhead())
+	_, _ = rand.Read(nonce)
+	sealed := k.hidden.Seal(nonce, nonce, []byte(name), []byte(principalID))
+	return wire.HiddenMarker + base64.RawURLEncoding.EncodeToString(sealed)
+}
+
+func (k *bindingKeys) openHidden(principalID, token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, wire.HiddenMarker)
+	if !ok {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(rest)
+	n := k.hidden.NonceSize()
+	if err != nil || len(raw) < n+k.hidden.Overhead() {
+		return "", false
+	}
+	plain, err := k.hidden.Open(nil, raw[:n], raw[n:], []byte(principalID))
+	if err != nil {
+		return "", false
+	}
+	return string(plain), true
+}
+
 func cursorAD(principalID, list string) []byte {
 	return []byte(principalID + "\x00" + list)
 }
@@ -199,6 +227,10 @@ func (rw *responseWriter) KeepTask(id string) bool { return rw.m.owners.owns(id,
 
 func (rw *responseWriter) State(st string) (string, bool) {
 	return rw.keys.wrapState(rw.principal, st), true
+}
+
+func (rw *responseWriter) Unhide(token string) (string, bool) {
+	return rw.keys.openHidden(rw.principal, token)
 }
 
 // bindRequest unwraps the bound ids a body holds, as edits of the body:

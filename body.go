@@ -30,30 +30,39 @@ type pooledBody struct {
 	buf    *[]byte // nil once closed
 	r      bytes.Reader
 	noPool bool // a buffer of its own, not from the pool
+	acct   account
 }
 
+// errBudget is returned when the memory budget cannot hold the body.
+var errBudget = errors.New("memory budget exhausted")
+
 // readBody reads at most limit bytes (a longer body is errTooLarge) into a
-// pooled buffer. length is the declared Content-Length, or -1. Without a
-// declared length the buffer doubles from 4 KiB but never past limit+1,
-// so a hostile body costs at most about twice the limit in allocations.
-func readBody(body io.Reader, length, limit int64) (*pooledBody, error) {
+// pooled buffer whose capacity is charged to acct, and which gives the
+// charge back at Close. The declared length is not trusted: the buffer
+// grows, doubling from 4 KiB but never past limit+1, as bytes arrive, so
+// a hostile body costs at most about twice the limit, and a declared body
+// that never comes costs 4 KiB.
+func readBody(body io.Reader, limit int64, acct account) (*pooledBody, error) {
 	bp := bodyPool.Get().(*[]byte)
 	b := (*bp)[:0]
-	if length > 0 && length <= limit && int64(cap(b)) < length+1 {
-		b = make([]byte, 0, length+1)
+	if !acct.charge(b) {
+		// A pooled buffer too big for what is left: start small instead.
+		release(bp)
+		bp, b = new([]byte), nil
+	}
+	fail := func(err error) (*pooledBody, error) {
+		*bp = b
+		release(bp)
+		acct.release()
+		return nil, err
 	}
 	if body != nil && body != http.NoBody {
 		for {
 			if len(b) == cap(b) {
-				c := int64(2 * cap(b))
-				if c < 4096 {
-					c = 4096
+				nb, ok := acct.grow(b, 1, int(limit)+1)
+				if !ok {
+					return fail(errBudget)
 				}
-				if c > limit+1 {
-					c = limit + 1
-				}
-				nb := make([]byte, len(b), c)
-				copy(nb, b)
 				b = nb
 			}
 			n, err := body.Read(b[len(b):cap(b)])
@@ -65,14 +74,12 @@ func readBody(body io.Reader, length, limit int64) (*pooledBody, error) {
 				break
 			}
 			if err != nil {
-				*bp = b
-				release(bp)
-				return nil, err
+				return fail(err)
 			}
 		}
 	}
 	*bp = b
-	pb := &pooledBody{buf: bp}
+	pb := &pooledBody{buf: bp, acct: acct}
 	pb.r.Reset(b)
 	return pb, nil
 }
@@ -97,6 +104,7 @@ func (b *pooledBody) Close() error {
 		if !b.noPool {
 			release(b.buf)
 		}
+		b.acct.release()
 		b.buf = nil
 		b.r.Reset(nil)
 	}
@@ -110,9 +118,10 @@ func release(bp *[]byte) {
 	}
 }
 
-// newPooledBody serves b (not pooled: a rewritten body).
-func newPooledBody(b []byte) *pooledBody {
-	pb := &pooledBody{buf: &b, noPool: true}
+// newPooledBody serves b (not pooled: a rewritten body), whose charge
+// acct holds and gives back at Close.
+func newPooledBody(b []byte, acct account) *pooledBody {
+	pb := &pooledBody{buf: &b, noPool: true, acct: acct}
 	pb.r.Reset(b)
 	return pb
 }

@@ -1,6 +1,7 @@
 package mcpauth
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			allow <method> [<target...>]
 //			deny  <method> [<target...>]
 //		}
+//		extension_method <method> [name|uri]  # a method the module does not know, for rules
 //
 //		header        <name>          # default Authorization
 //		realm         <realm>         # default mcp
@@ -56,6 +58,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		session_binding on|off          # default on
 //		allowed_origins <origin...>     # default: any
 //		throttle        <n>/<window>|off  # default 30/1m per client IP
+//		memory_budget   <total> [<per caller>]  # default 256MiB, a quarter per caller
 //		audit                           # one log entry per decision
 //
 //		jwt {                           # OAuth 2.1 access tokens (see parseJWTBlock)
@@ -81,7 +84,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // A secret is a literal token (stored as its sha256: digest in the adapted
 // JSON), "sha256:<64 hex digits>", or an {env.*} / {file.*} placeholder
 // resolved when the config is loaded. In rules only `*` is special; it
-// matches any run of characters, `/` included.
+// matches any run of characters, `/` included. A rule's method must be one
+// the module knows (or a glob matching one) or be declared with
+// extension_method; targets go only on methods that have one; a deny of a
+// method every caller may always send (ping, initialize, notifications)
+// is an error, as it could never take effect.
 func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -102,6 +109,11 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		err        error
 	}
 	var refs []tokenRef
+	// Rules are checked once every extension_method is known, each error
+	// at its rule's line.
+	var roleOrder []string
+	ruleLines := map[string][2][]caddyfile.Dispenser{}
+	extSeen := map[string]bool{}
 
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
@@ -148,8 +160,10 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("role %q: duplicate role", name)
 			}
 			var role Role
+			var at [2][]caddyfile.Dispenser // allow, deny: each rule's line
 			for d.NextBlock(nesting + 1) {
 				verb := d.Val()
+				line := *d // on the verb: where the rule's errors point
 				args := d.RemainingArgs()
 				if verb != "allow" && verb != "deny" {
 					return d.Errf("role %q: unrecognized role subdirective '%s' (want allow or deny)", name, verb)
@@ -157,13 +171,20 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if len(args) == 0 {
 					return d.Errf("role %q: %s: want <method> [<target...>]", name, verb)
 				}
+				if d.NextBlock(nesting + 2) {
+					return d.Errf("role %q: %s: unexpected block", name, verb)
+				}
 				rule := Rule{Method: args[0], Targets: args[1:]}
 				if verb == "allow" {
 					role.Allow = append(role.Allow, rule)
+					at[0] = append(at[0], line)
 				} else {
 					role.Deny = append(role.Deny, rule)
+					at[1] = append(at[1], line)
 				}
 			}
+			roleOrder = append(roleOrder, name)
+			ruleLines[name] = at
 			if len(role.Allow) == 0 && len(role.Deny) == 0 {
 				return d.Errf("role %q has no rules", name)
 			}
@@ -171,6 +192,27 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				m.Roles = map[string]Role{}
 			}
 			m.Roles[name] = role
+
+		case "extension_method":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("extension_method: want <method> [name|uri], got %d argument(s)", len(args))
+			}
+			e := ExtensionMethod{Method: args[0]}
+			if len(args) == 2 {
+				e.Target = args[1]
+			}
+			if err := checkExtensionMethod(e); err != nil {
+				return d.Errf("extension_method: %v", err)
+			}
+			if extSeen[e.Method] {
+				return d.Errf("extension_method: %q is declared twice", e.Method)
+			}
+			extSeen[e.Method] = true
+			if d.NextBlock(nesting + 1) {
+				return d.Err("extension_method: unexpected block")
+			}
+			m.ExtensionMethods = append(m.ExtensionMethods, e)
 
 		case "header", "realm", "deny_with", "invalid_token", "max_body", "min_protocol_version":
 			if err := once(sub); err != nil {
@@ -303,6 +345,31 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			m.Throttle = t
 
+		case "memory_budget":
+			if err := once(sub); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("memory_budget: want <total> [<per caller>], such as 256MiB 64MiB")
+			}
+			mb := &MemoryBudget{}
+			for i, a := range args {
+				size, err := humanize.ParseBytes(a)
+				if err != nil || size == 0 || size > 1<<40 {
+					return d.Errf("memory_budget: want a size such as 256MiB, got %q", a)
+				}
+				if i == 0 {
+					mb.Total = int64(size)
+				} else {
+					mb.PerCaller = int64(size)
+				}
+			}
+			if err := mb.validate(); err != nil {
+				return d.Err(err.Error())
+			}
+			m.MemoryBudget = mb
+
 		case "audit":
 			if err := once(sub); err != nil {
 				return err
@@ -362,6 +429,21 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return ref.err
 		}
 	}
+	ms, err := checkExtensionMethods(m.ExtensionMethods)
+	if err != nil {
+		return d.Errf("mcp_auth: %v", err)
+	}
+	for _, name := range roleOrder {
+		err := m.Roles[name].validate(name, ms)
+		var re *ruleError
+		if errors.As(err, &re) && re.index >= 0 {
+			line := ruleLines[name][boolIndex(re.deny)][re.index]
+			return line.Err(re.caddyfile())
+		}
+		if err != nil {
+			return d.Err(err.Error())
+		}
+	}
 	if len(m.Tokens) == 0 && len(m.TokenFiles) == 0 && m.JWT == nil && m.Introspection == nil {
 		return d.Err("mcp_auth: at least one token or token_file is required, or jwt or introspection")
 	}
@@ -370,6 +452,13 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Errf("mcp_auth: %v", err)
 	}
 	return nil
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // unmarshalCaddyfile parses `hide_denied [go|typescript] { … }`; the
@@ -484,6 +573,7 @@ func (l blockLine) positive() (int, error) {
 //		min_refresh      <duration>            # default 1m
 //		max_refresh      <duration>            # default 24h
 //		cache_size       <n>                   # default 10000
+//		accept_typ       <typ...>              # typ besides at+jwt, such as JWT (Keycloak, Entra ID)
 //	}
 func (c *JWTConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting int) error {
 	if d.NextArg() {
@@ -567,6 +657,11 @@ func (c *JWTConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting int) erro
 			if c.CacheSize, err = l.positive(); err != nil {
 				return err
 			}
+		case "accept_typ":
+			if len(args) == 0 {
+				return d.Errf("jwt: accept_typ: want <typ...>")
+			}
+			c.AcceptTyp = args
 		default:
 			return d.Errf("unrecognized jwt subdirective '%s'", sub)
 		}
@@ -614,6 +709,8 @@ func parseChallengeScope(d *caddyfile.Dispenser) ([]string, error) {
 //		timeout       <duration>             # default 5s
 //		cache_size    <n>                    # default 10000
 //		max_cache_ttl <duration>             # default 1m
+//		max_concurrent            <n>        # default 64
+//		max_concurrent_per_client <n>        # default 8
 //		roles_claim   <dot.path>             # only without jwt
 //		scope_role    <scope> <role...>      # only without jwt; repeatable
 //	}
@@ -665,6 +762,14 @@ func (c *IntrospectionConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, nesting
 			}
 		case "cache_size":
 			if c.CacheSize, err = l.positive(); err != nil {
+				return err
+			}
+		case "max_concurrent":
+			if c.MaxConcurrent, err = l.positive(); err != nil {
+				return err
+			}
+		case "max_concurrent_per_client":
+			if c.MaxConcurrentPerClient, err = l.positive(); err != nil {
 				return err
 			}
 		case "roles_claim":

@@ -93,6 +93,27 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_body two args", "mcp_auth {\n token a s r\n max_body 1 MiB\n" + roles + "}", "wrong argument count"},
 		{"pass_authorization arg", "mcp_auth {\n token a s r\n pass_authorization yes\n" + roles + "}", "wrong argument count"},
 		{"no tokens", "mcp_auth {\n" + roles + "}", "at least one token or token_file is required"},
+		// Rules that could never take effect, each at its line.
+		{"misspelled method", "mcp_auth {\n token a s r\n role r {\n  allow *\n  deny tool/call delete_*\n }\n}", `role "r": deny tool/call delete_*: unknown method "tool/call" (did you mean "deny tools/call delete_*"?), at Testfile:5`},
+		{"transposed letters", "mcp_auth {\n token a s r\n role r {\n  allow tools/lsit\n }\n}", `role "r": allow tools/lsit: unknown method "tools/lsit" (did you mean "allow tools/list"?), at Testfile:4`},
+		{"singular family", "mcp_auth {\n token a s r\n role r {\n  allow tools/list\n  allow prompt/get summarize\n }\n}", `(did you mean "allow prompts/get summarize"?), at Testfile:5`},
+		{"target as method", "mcp_auth {\n token a s r\n role r {\n  allow echo\n }\n}", `role "r": allow echo: unknown method "echo" (a rule names the method first, then targets: did you mean "allow tools/call echo" or "allow prompts/get echo"?), at Testfile:4`},
+		{"target on a method without one", "mcp_auth {\n token a s r\n role r {\n  allow tools/list echo\n }\n}", `role "r": allow tools/list echo: tools/list has no target, so a rule with targets can never match it (did you mean "allow tools/call echo"?), at Testfile:4`},
+		{"deny ping", "mcp_auth {\n token a s r\n role r {\n  allow *\n  deny ping\n }\n}", `role "r": deny ping: can never take effect: ping is a lifecycle method, which every authenticated caller may always send, at Testfile:5`},
+		{"deny initialize", "mcp_auth {\n token a s r\n role r {\n  deny initialize\n }\n}", "can never take effect: initialize is a lifecycle method, which every authenticated caller may always send, at Testfile:4"},
+		{"deny notifications", "mcp_auth {\n token a s r\n role r {\n  allow *\n\n  deny notifications/*\n }\n}", "can never take effect: notifications/* matches only lifecycle methods (notifications/initialized, notifications/cancelled, notifications/progress, …), which every authenticated caller may always send, at Testfile:6"},
+		{"unknown method", "mcp_auth {\n token a s r\n role r {\n  allow x/custom\n }\n}", `unknown method "x/custom"; a method the module does not know must be declared: extension_method x/custom [name|uri] (JSON: extension_methods), at Testfile:4`},
+		{"second role's rule", "mcp_auth {\n token a s r\n" + roles + " role q {\n  allow tools/call x\n  allow tools/cal y\n }\n}", `role "q": allow tools/cal y: unknown method "tools/cal" (did you mean "allow tools/call y"?), at Testfile:8`},
+		{"empty target", "mcp_auth {\n token a s r\n role r {\n  allow tools/call \"\"\n }\n}", `role "r": allow tools/call : target 0 is empty, at Testfile:4`},
+		{"rule with a block", "mcp_auth {\n token a s r\n role r {\n  allow tools/call {\n   x\n  }\n }\n}", `role "r": allow: unexpected block, at Testfile:5`},
+		{"extension target on a method without one", "mcp_auth {\n token a s r\n extension_method x/y\n role r {\n  allow x/y a\n }\n}", `role "r": allow x/y a: x/y has no target, so a rule with targets can never match it, at Testfile:5`},
+		{"extension_method args", "mcp_auth {\n token a s r\n" + roles + " extension_method\n}", "extension_method: want <method> [name|uri], got 0 argument(s), at Testfile:6"},
+		{"extension_method three args", "mcp_auth {\n token a s r\n" + roles + " extension_method x/y uri z\n}", "extension_method: want <method> [name|uri], got 3 argument(s)"},
+		{"extension_method bad kind", "mcp_auth {\n token a s r\n" + roles + " extension_method x/y path\n}", `extension_method: "x/y": target "path": want name or uri, at Testfile:6`},
+		{"extension_method known", "mcp_auth {\n token a s r\n" + roles + " extension_method tools/call name\n}", `extension_method: "tools/call" is a method the module knows (MCP 2024-11-05); only unknown methods are declared, at Testfile:6`},
+		{"extension_method glob", "mcp_auth {\n token a s r\n" + roles + " extension_method x/*\n}", "globs belong in rules, at Testfile:6"},
+		{"extension_method twice", "mcp_auth {\n token a s r\n" + roles + " extension_method x/y\n extension_method x/y uri\n}", `extension_method: "x/y" is declared twice, at Testfile:7`},
+		{"extension_method block", "mcp_auth {\n token a s r\n" + roles + " extension_method x/y {\n  uri\n }\n}", "extension_method: unexpected block, at Testfile:7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,5 +179,29 @@ func TestCaddyfileAdapt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExtensionMethodCaddyfile: a declared method works in rules, even in a
+// role above its declaration, and reaches the JSON config.
+func TestExtensionMethodCaddyfile(t *testing.T) {
+	d := caddyfile.NewTestDispenser(`mcp_auth {
+		token a s r
+		role r {
+			allow x/search docs_*
+			allow x/read file:///docs/*
+			deny x/*
+		}
+		extension_method x/search name
+		extension_method x/read uri
+		extension_method x/ping
+	}`)
+	var m MCPAuth
+	if err := m.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(m.ExtensionMethods)
+	if want := `[{"method":"x/search","target":"name"},{"method":"x/read","target":"uri"},{"method":"x/ping"}]`; string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

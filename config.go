@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -74,8 +75,25 @@ func (m *MCPAuth) validate() error {
 	if err := m.Throttle.validate(); err != nil {
 		return err
 	}
-	for name, r := range m.Roles {
-		if err := r.validate(name); err != nil {
+	if m.MemoryBudget != nil {
+		if err := m.MemoryBudget.validate(); err != nil {
+			return err
+		}
+		if total, _ := m.MemoryBudget.sizes(); m.MaxBody > total {
+			return fmt.Errorf("memory_budget: the total (%d bytes) is smaller than max_body (%d bytes)", total, m.MaxBody)
+		}
+	}
+	ms, err := checkExtensionMethods(m.ExtensionMethods)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(m.Roles))
+	for name := range m.Roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := m.Roles[name].validate(name, ms); err != nil {
 			return err
 		}
 	}
@@ -171,26 +189,42 @@ func checkRevision(v string) error {
 	return nil
 }
 
-// validate checks a role's rules.
-func (r Role) validate(name string) error {
+// validate checks a role's rules against the methods ms knows. A problem
+// of one rule is a *ruleError, which names the rule by its index; the
+// Caddyfile parser turns that into the rule's line.
+func (r Role) validate(name string, ms ruleMethods) error {
 	if len(r.Allow) == 0 && len(r.Deny) == 0 {
-		return fmt.Errorf("role %q has no rules", name)
+		return &ruleError{role: name, index: -1, msg: "has no rules"}
 	}
 	for i, list := range [2][]Rule{r.Allow, r.Deny} {
-		verb := "allow"
-		if i == 1 {
-			verb = "deny"
-		}
+		deny := i == 1
 		for j, rule := range list {
+			fail := func(msg string) error {
+				return &ruleError{role: name, deny: deny, index: j, rule: rule, msg: msg}
+			}
 			if rule.Method == "" {
-				return fmt.Errorf("role %q: %s[%d]: method is required", name, verb, j)
+				return fail("method is required")
 			}
 			for k, t := range rule.Targets {
 				if t == "" {
-					return fmt.Errorf("role %q: rule %q: target %d is empty", name, rule.String(), k)
+					return fail(fmt.Sprintf("target %d is empty", k))
 				}
 			}
+			if msg := ms.checkRule(deny, rule); msg != "" {
+				return fail(msg)
+			}
 		}
+	}
+	return nil
+}
+
+// validate checks the memory budget.
+func (mb *MemoryBudget) validate() error {
+	if mb.Total < 0 || mb.PerCaller < 0 {
+		return errors.New("memory_budget: sizes must be positive")
+	}
+	if total, share := mb.sizes(); share > total {
+		return fmt.Errorf("memory_budget: the share per caller (%d bytes) is larger than the total (%d bytes)", share, total)
 	}
 	return nil
 }
@@ -233,6 +267,9 @@ func (c *JWTConfig) validate() error {
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("jwt: cache_size %d is negative", c.CacheSize)
+	}
+	if err := checkAcceptTyp(c.AcceptTyp); err != nil {
+		return err
 	}
 	sources := 0
 	for _, set := range []bool{c.JWKSURL != "", c.JWKSFile != "", len(c.PublicKeys) > 0} {
@@ -295,6 +332,9 @@ func (c *IntrospectionConfig) validate() error {
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("introspection: cache_size %d is negative", c.CacheSize)
+	}
+	if c.MaxConcurrent < 0 || c.MaxConcurrentPerClient < 0 {
+		return errors.New("introspection: max_concurrent and max_concurrent_per_client must not be negative")
 	}
 	return checkScopeRoles("introspection", c.ScopeRoles)
 }

@@ -21,10 +21,12 @@ import (
 // HideDenied makes a call to an item the caller may not use
 // indistinguishable from a call to an item that does not exist. Rather
 // than answering itself, the module forwards the denied call to the
-// backend as a call for a fresh random name that cannot exist (128 bits,
-// never derived from the request: for a resource URI, its last path
-// segment is replaced), and puts the requested name back into the
-// backend's answer. The backend so supplies its own status, headers,
+// backend as a call for a name that cannot exist — a token sealed for the
+// caller (a fresh nonce each time, so unpredictable and unrelated to any
+// real name; a resource URI becomes one in the x-mcpauth: scheme, which
+// matches no resource or template) — and, wherever the backend echoes
+// that token (its answer, a later notification, a replayed event), puts
+// the requested name back. The backend so supplies its own status, headers,
 // framing, id handling and timing, including its own rejections of bad
 // sessions and versions. The call is still audited and counted as denied.
 // An OAuth caller whom a scope would grant the item gets the step-up 403
@@ -53,27 +55,13 @@ func hideable(msg *wire.Message) bool {
 	return ok && mi.Target != wire.NoTarget
 }
 
-// hide rewrites a denied item's name to a random one, and records the
-// substitution that puts the name back into the reply.
+// hide rewrites a denied item's name to a sealed token (see HideDenied).
 func (ex *exchange) hide(msg *wire.Message) {
-	target := msg.Action.Target
-	r := randomID()
-	name, back := r, target
+	name := ex.keys.sealHidden(ex.p.id, msg.Action.Target)
 	if mi, _ := wire.Lookup(msg.Action.Method); mi.Target == wire.TargetURI || msg.Action.Ref == "ref/resource" {
-		// Keep the URI's scheme and path; its last segment (and any query
-		// or fragment) becomes the random one.
-		cut := strings.LastIndexByte(target, '/')
-		if q := strings.IndexAny(target, "?#"); q >= 0 && q < cut {
-			cut = strings.LastIndexByte(target[:q], '/')
-		}
-		if cut < 0 {
-			cut = strings.IndexByte(target, ':')
-		}
-		name, back = target[:cut+1]+r, target[cut+1:]
+		name = wire.HiddenScheme + name
 	}
-	quoted := wire.Quote(back)
 	ex.edits = append(ex.edits, wire.ReplaceString(msg.TargetAt, name))
-	ex.substs = append(ex.substs, wire.Subst{Token: r, With: []byte(quoted[1 : len(quoted)-1])})
 	ex.mcpName = name
 }
 
@@ -89,6 +77,9 @@ func (m *MCPAuth) provisionExposure(ctx caddy.Context) error {
 	}
 	if m.Audit {
 		m.audit = ctx.Logger().Named("audit")
+	}
+	if h := m.HideDenied; h != nil && (h.Style != "" || h.ToolMessage != "" || h.PromptMessage != "" || h.ResourceMessage != "") {
+		m.logger.Warn("hide_denied: style and message templates are no longer used: the backend answers a hidden item itself")
 	}
 	owners, err := sharedTaskOwners()
 	if err != nil {
@@ -194,7 +185,7 @@ func decodeHeaderValue(v string) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		b, err := base64.StdEncoding.DecodeString(enc)
+		b, err := base64.StdEncoding.Strict().DecodeString(enc)
 		if err != nil {
 			return "", false
 		}

@@ -47,7 +47,8 @@ func (m *MCPAuth) framing(r *http.Request) *refusal {
 			}
 		}
 	}
-	if len(r.Header.Values("Trailer")) > 0 {
+	// Go moves a declared Trailer of a chunked body into r.Trailer.
+	if len(r.Header.Values("Trailer")) > 0 || len(r.Trailer) > 0 {
 		return plainRefusal(http.StatusBadRequest, reasonTrailer, "request trailers are not allowed")
 	}
 	if len(r.TransferEncoding) > 1 || (len(r.TransferEncoding) == 1 && r.TransferEncoding[0] != "chunked") {
@@ -79,7 +80,11 @@ func (m *MCPAuth) framing(r *http.Request) *refusal {
 }
 
 func bodyNotAllowed(r *http.Request) *refusal {
-	rf := plainRefusal(http.StatusBadRequest, reasonBodyNotAllowed, "a "+r.Method+" request to an MCP endpoint has no body")
+	article := "a "
+	if r.Method == http.MethodOptions {
+		article = "an "
+	}
+	rf := plainRefusal(http.StatusBadRequest, reasonBodyNotAllowed, article+r.Method+" request to an MCP endpoint has no body")
 	rf.errCode = reasonInvalidRequest
 	return rf
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,10 +38,23 @@ import (
 // if present, is not past (with 30s leeway), and so is its nbf; its
 // token_type, if present, is Bearer; and it has no cnf (a sender-
 // constrained token, which this handler cannot check). The caller is
-// named by sub or, for a client-credentials token without sub, by
-// client_id; its principal is "jwt:<iss>#<sub>" as for a JWT of the same
-// issuer (the answer's iss, else the jwt issuer, else the first
-// authorization server), so one user is one principal either way.
+// named by sub: its principal is "jwt:<iss>#<sub>" as for a JWT of the
+// same issuer (the answer's iss, else the jwt issuer, else the first
+// authorization server), so one user is one principal either way. A
+// client-credentials token without sub is its client_id, in a namespace
+// of its own: "jwt:<iss>#client:<client_id>", never a user's.
+//
+// An answer that is not one JSON object, names a key twice (at any
+// depth) or gives a member the wrong type is refused with 503, and logged.
+//
+// Introspection cannot be flooded: at most max_concurrent requests are
+// under way at once, at most max_concurrent_per_client for one client
+// (its throttle group), and a token sent to the endpoint is charged to
+// its client's failed-credential budget when it is sent (refunded unless
+// the answer says the token is not active). While the endpoint answers
+// 429 or 5xx, or cannot be reached, it is left alone for a while (its
+// Retry-After, else 1s doubling up to 30s) and access tokens that are not
+// cached get 503 at once.
 //
 // Roles are mapped exactly as for JWTs (roles_claim reads the
 // introspection answer). There is one mapping per handler: with a jwt
@@ -72,10 +87,19 @@ type IntrospectionConfig struct {
 
 	// How long an active answer is reused: never past the token's exp,
 	// and never longer than this, so that a revoked token is refused
-	// within this time. An answer without exp is reused this long, and a
-	// GET stream opened with such a token ends after it (the client
-	// reconnects and is checked anew). Default: 1m.
+	// within this time. A GET stream opened with an introspected token is
+	// checked again when its answer's time is up, and ends when the token
+	// is no longer active or the endpoint cannot answer. Default: 1m.
 	MaxCacheTTL caddy.Duration `json:"max_cache_ttl,omitempty"`
+
+	// The most introspection requests under way at once; a token that
+	// would need one more gets 503 with Retry-After. The transport opens at
+	// most this many connections to the endpoint. Default: 64.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+
+	// The most introspection requests under way at once for one client
+	// (its throttle group: an IPv4 address or an IPv6 /64). Default: 8.
+	MaxConcurrentPerClient int `json:"max_concurrent_per_client,omitempty"`
 
 	// As jwt's roles_claim, read from the introspection answer. Only
 	// without a jwt block. Default: none.
@@ -96,6 +120,16 @@ const (
 	// introspectionWarnEvery spaces the WARN entries about a failing
 	// authorization server.
 	introspectionWarnEvery = 10
+	defaultMaxConcurrent   = 64
+	defaultMaxPerClient    = 8
+	// The backoff while the endpoint answers 429 or 5xx or cannot be
+	// reached: its Retry-After (at most maxBackoffWait), else first,
+	// doubling up to max.
+	firstBackoff   = time.Second
+	maxBackoff     = 30 * time.Second
+	maxBackoffWait = 5 * time.Minute
+	// maxIntrospectionHeader bounds the answer's header.
+	maxIntrospectionHeader = 64 << 10
 )
 
 // introspector checks opaque access tokens with the authorization
@@ -116,8 +150,14 @@ type introspector struct {
 	ctx       context.Context // ended by Cleanup: aborts requests under way
 	cancel    context.CancelFunc
 
+	// slots holds one value per request under way: max_concurrent.
+	slots     chan struct{}
+	perClient int
+
 	mu       sync.Mutex
 	inflight map[[32]byte]*introCall
+	clients  map[netip.Prefix]int // requests under way per client group
+	back     backoff
 
 	lastWarn atomic.Int64
 }
@@ -130,11 +170,100 @@ type introCall struct {
 	rej  *rejection
 }
 
+// authority is what a GET stream opened with an introspected token needs
+// to check the token again: the introspector and when its answer's cache
+// entry ends. token is set only on the copy made for one GET request (see
+// forStream), never on a cached principal; it is never logged.
+type authority struct {
+	in    *introspector
+	until time.Time
+	token string
+}
+
+// forStream returns a copy of an introspected token's principal that
+// carries the token, so that the GET stream it opens can be re-checked.
+func (p *principal) forStream(tok string) *principal {
+	cp := *p
+	a := *p.authority
+	a.token = tok
+	cp.authority = &a
+	return &cp
+}
+
+// backoff is the introspector's state while the endpoint answers 429 or
+// 5xx or cannot be reached: until a deadline nothing is sent, then one
+// request probes. Guarded by the introspector's mu.
+type backoff struct {
+	failures int
+	until    time.Time
+	probing  bool
+}
+
+// wait is how long nothing may be sent; 0 when a request may go.
+func (b *backoff) wait(now time.Time) time.Duration {
+	switch {
+	case b.failures == 0:
+		return 0
+	case now.Before(b.until):
+		return b.until.Sub(now)
+	case b.probing:
+		return firstBackoff
+	}
+	return 0
+}
+
+// send records that a request goes: after a backoff, it is the probe.
+func (b *backoff) send() {
+	if b.failures > 0 {
+		b.probing = true
+	}
+}
+
+// result records how a request ended: overloaded (429, 5xx, unreachable)
+// extends the backoff by the server's Retry-After or the next doubling.
+func (b *backoff) result(overloaded bool, retryAfter time.Duration, now time.Time) {
+	b.probing = false
+	if !overloaded {
+		b.failures = 0
+		return
+	}
+	b.failures++
+	d := retryAfter
+	if d <= 0 {
+		d = min(firstBackoff<<min(b.failures-1, 10), maxBackoff)
+	}
+	b.until = now.Add(min(d, maxBackoffWait))
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an
+// HTTP-date; 0 when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, int64(maxBackoffWait/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// seconds is a Retry-After value: d rounded up to whole seconds, at
+// least 1.
+func seconds(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
+}
+
 // newIntrospector compiles the introspection block (checked by
 // validate). It touches no network.
 func newIntrospector(c *IntrospectionConfig, repl *caddy.Replacer, mapper *roleMapper, cache *principalCache, logger *zap.Logger) (*introspector, error) {
-	in := &introspector{inflight: map[[32]byte]*introCall{}, mapper: mapper, cache: cache, now: time.Now,
-		leeway: defaultLeeway, logger: logger}
+	in := &introspector{inflight: map[[32]byte]*introCall{}, clients: map[netip.Prefix]int{}, mapper: mapper, cache: cache,
+		now: time.Now, leeway: defaultLeeway, logger: logger}
 	u, err := resolveConfigString(repl, "introspection: url", c.URL)
 	if err != nil {
 		return nil, err
@@ -164,15 +293,28 @@ func newIntrospector(c *IntrospectionConfig, repl *caddy.Replacer, mapper *roleM
 
 	timeout := durationOr(c.Timeout, defaultIntrospectionTimeout)
 	in.maxTTL = durationOr(c.MaxCacheTTL, defaultMaxCacheTTL)
+	concurrent := c.MaxConcurrent
+	if concurrent <= 0 {
+		concurrent = defaultMaxConcurrent
+	}
+	in.slots = make(chan struct{}, concurrent)
+	if in.perClient = c.MaxConcurrentPerClient; in.perClient <= 0 {
+		in.perClient = defaultMaxPerClient
+	}
 	in.client = &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
+			Proxy:             http.ProxyFromEnvironment,
+			DialContext:       (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2: true,
+			// The slots bound the requests under way; these bound the
+			// sockets and what one answer may make us read.
+			MaxConnsPerHost:        concurrent,
+			MaxIdleConns:           concurrent,
+			MaxIdleConnsPerHost:    concurrent,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    timeout,
+			ResponseHeaderTimeout:  timeout,
+			MaxResponseHeaderBytes: maxIntrospectionHeader,
 		},
 		Timeout: timeout,
 		// A redirect is a misconfigured url: it is not followed (and the
@@ -242,20 +384,67 @@ func unavailable() *rejection {
 	return &rejection{status: http.StatusServiceUnavailable, reason: "the authorization server could not check the access token; retry later"}
 }
 
-// introspect checks an opaque access token: from the cache, or by one
+// unavailableFor is the 503 of a request that may not be sent now.
+func unavailableFor(d time.Duration, reason string) *rejection {
+	return &rejection{status: http.StatusServiceUnavailable, reason: reason, retryAfter: seconds(d)}
+}
+
+// verify checks an opaque access token: from the cache, or by one
 // request to the endpoint shared by concurrent callers with that token.
-func (in *introspector) verify(ctx context.Context, tok string) (*principal, *rejection) {
+func (in *introspector) verify(ctx context.Context, tok string, at attempt) (*principal, *rejection) {
 	if len(tok) > maxTokenSize {
 		return nil, rejectWrong("the access token is too large")
 	}
-	o := in
 	digest := tokenDigest(tok)
-	if p := in.cache.get(digest, o.now()); p != nil {
+	if p := in.cache.get(digest, in.now()); p != nil {
 		return p, nil
+	}
+	return in.ask(ctx, digest, tok, at, false)
+}
+
+// recheck asks again about the token of a GET stream whose answer's time
+// is up. It is not charged to any client nor bound per client, and waits
+// for a free slot at most the timeout; it returns nil when the stream must
+// end: the token is not active, or the endpoint cannot tell (fail
+// closed).
+func (in *introspector) recheck(tok string) *principal {
+	digest := tokenDigest(tok)
+	if p := in.cache.get(digest, in.now()); p != nil {
+		return p
+	}
+	p, _ := in.ask(in.ctx, digest, tok, attempt{}, true)
+	return p
+}
+
+// ask sends one introspection request, or waits for the one under way
+// with the same token. Under the lock, in this order: the backoff, the
+// client's bound, the instance's bound and the client's budget may each
+// refuse (503, or 429 for the budget) before anything is sent.
+func (in *introspector) ask(ctx context.Context, digest [32]byte, tok string, at attempt, recheck bool) (*principal, *rejection) {
+	slot := false
+	if recheck {
+		// A stream's re-check waits for a slot rather than failing at once.
+		t := time.NewTimer(in.client.Timeout)
+		select {
+		case in.slots <- struct{}{}:
+			slot = true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		if !slot {
+			return nil, unavailable()
+		}
+	}
+	release := func() {
+		if slot {
+			<-in.slots
+		}
 	}
 	in.mu.Lock()
 	if c, ok := in.inflight[digest]; ok {
 		in.mu.Unlock()
+		release()
 		select {
 		case <-c.done:
 			return c.p, c.rej
@@ -263,19 +452,78 @@ func (in *introspector) verify(ctx context.Context, tok string) (*principal, *re
 			return nil, unavailable()
 		}
 	}
+	now := in.now()
+	if d := in.back.wait(now); d > 0 {
+		in.mu.Unlock()
+		release()
+		return nil, unavailableFor(d, "the authorization server is overloaded or unreachable; retry later")
+	}
+	group := at.group
+	if !recheck && in.clients[group] >= in.perClient {
+		in.mu.Unlock()
+		return nil, unavailableFor(firstBackoff, "too many access tokens from this client are being checked at once; retry later")
+	}
+	if !slot {
+		select {
+		case in.slots <- struct{}{}:
+			slot = true
+		default:
+			in.mu.Unlock()
+			return nil, unavailableFor(firstBackoff, "too many access tokens are being checked at once; retry later")
+		}
+	}
+	var receipt *throttleReceipt
+	if at.throttle != nil {
+		var left time.Duration
+		var ok bool
+		if receipt, left, ok = at.throttle.charge(group); !ok {
+			in.mu.Unlock()
+			release()
+			return nil, &rejection{status: http.StatusTooManyRequests, reason: "too many wrong credentials", retryAfter: seconds(left)}
+		}
+	}
+	in.back.send()
 	c := &introCall{done: make(chan struct{})}
 	in.inflight[digest] = c
+	if !recheck {
+		in.clients[group]++
+	}
 	in.mu.Unlock()
 
-	c.p, c.rej = o.introspectOnce(tok)
-	if c.p != nil {
-		in.cache.put(digest, c.p, o.cacheUntil(c.p), o.now())
+	p, rej, o := in.introspectOnce(tok)
+	if p != nil {
+		until := in.cacheUntil(p)
+		p.authority = &authority{in: in, until: until}
+		in.cache.put(digest, p, until, in.now())
 	}
 	in.mu.Lock()
+	in.back.result(o.overloaded, o.retryAfter, in.now())
+	if o.overloaded {
+		// The answer's Retry-After is the backoff's.
+		rej = unavailableFor(in.back.until.Sub(in.now()), rej.reason)
+	}
 	delete(in.inflight, digest)
+	if !recheck {
+		if in.clients[group]--; in.clients[group] <= 0 {
+			delete(in.clients, group)
+		}
+	}
 	in.mu.Unlock()
+	release()
+	if receipt != nil && (rej == nil || !rej.wrong) {
+		// Not a wrong credential after all: the charge is returned.
+		at.throttle.refund(receipt)
+	}
+	// Waiters get the answer as it is; the sender's wrong credential has
+	// been counted.
+	c.p, c.rej = p, rej
 	close(c.done)
-	return c.p, c.rej
+	if receipt != nil && rej != nil && rej.wrong {
+		counted := *rej
+		counted.counted = true
+		rej = &counted
+	}
+	return p, rej
 }
 
 // cacheUntil is when a cached answer must be asked again: the token's
@@ -299,15 +547,22 @@ func (in *introspector) warn(msg string, fields ...zap.Field) {
 	}
 }
 
+// outcome is how an introspection request went, for the backoff.
+type outcome struct {
+	// overloaded: the endpoint answered 429 or 5xx, or could not be
+	// reached in time.
+	overloaded bool
+	retryAfter time.Duration // the endpoint's Retry-After
+}
+
 // introspectOnce asks the endpoint about a token and judges the answer.
-func (in *introspector) introspectOnce(tok string) (*principal, *rejection) {
-	o := in
+func (in *introspector) introspectOnce(tok string) (*principal, *rejection, outcome) {
 	ctx, cancel := context.WithTimeout(in.ctx, in.client.Timeout)
 	defer cancel()
 	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.url, strings.NewReader(form))
 	if err != nil {
-		return nil, unavailable()
+		return nil, unavailable(), outcome{}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -316,41 +571,49 @@ func (in *introspector) introspectOnce(tok string) (*principal, *rejection) {
 	if err != nil {
 		// A *url.Error names the method, the url (which holds no
 		// credentials) and the cause; never the body.
-		o.warn("token introspection failed: access tokens get 503", zap.Error(err))
-		return nil, unavailable()
+		in.warn("token introspection failed: access tokens get 503", zap.Error(err))
+		return nil, unavailable(), outcome{overloaded: in.ctx.Err() == nil}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		o.warn("token introspection failed: access tokens get 503", zap.Int("status", resp.StatusCode))
-		return nil, unavailable()
+		in.warn("token introspection failed: access tokens get 503 until the authorization server recovers", zap.Int("status", resp.StatusCode))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, unavailable(), outcome{overloaded: true, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), in.now())}
 	case resp.StatusCode != http.StatusOK:
 		// 400/401/403: usually wrong client credentials, or a url that is
 		// not an introspection endpoint.
-		o.warn("the authorization server refused the introspection request (check url, client_id and client_secret): access tokens get 401",
+		in.warn("the authorization server refused the introspection request (check url, client_id and client_secret): access tokens get 401",
 			zap.Int("status", resp.StatusCode))
-		return nil, reject("the authorization server did not confirm the access token")
+		return nil, reject("the authorization server did not confirm the access token"), outcome{}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIntrospectionBody+1))
 	if err != nil {
-		o.warn("token introspection failed: access tokens get 503", zap.Error(err))
-		return nil, unavailable()
+		in.warn("token introspection failed: access tokens get 503", zap.Error(err))
+		return nil, unavailable(), outcome{overloaded: in.ctx.Err() == nil}
 	}
 	if len(body) > maxIntrospectionBody {
-		o.warn("the introspection answer is too large: access tokens get 503", zap.Int("limit", maxIntrospectionBody))
-		return nil, unavailable()
+		in.warn("the introspection answer is too large: access tokens get 503", zap.Int("limit", maxIntrospectionBody))
+		return nil, unavailable(), outcome{}
 	}
-	p, rej, garbled := o.judgeIntrospection(body)
+	p, rej, garbled := in.judgeIntrospection(body)
 	if garbled != "" {
-		o.warn("the introspection answer is malformed: access tokens get 503", zap.String("problem", garbled))
-		return nil, unavailable()
+		in.warn("the introspection answer is malformed: access tokens get 503", zap.String("problem", garbled))
+		return nil, unavailable(), outcome{}
 	}
-	return p, rej
+	return p, rej, outcome{}
 }
+
+// maxNumericDate bounds a date read from an answer, as go-jose bounds a
+// JWT's: far past any real date, and safe from overflow.
+const maxNumericDate = 1 << 62
 
 // judgeIntrospection reads an introspection answer. garbled names what is
 // wrong with an answer that is not RFC 7662 JSON.
 func (o *introspector) judgeIntrospection(body []byte) (p *principal, rej *rejection, garbled string) {
+	if err := uniqueKeys(body); err != nil {
+		return nil, nil, err.Error()
+	}
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
 		return nil, nil, "not a JSON object"
@@ -378,7 +641,7 @@ func (o *introspector) judgeIntrospection(body []byte) (p *principal, rej *rejec
 			return time.Time{}, false, true
 		}
 		f, ok := v.(float64)
-		if !ok {
+		if !ok || f >= maxNumericDate || f <= -maxNumericDate {
 			return time.Time{}, false, false
 		}
 		return time.Unix(int64(f), 0), true, true
@@ -432,13 +695,16 @@ func (o *introspector) judgeIntrospection(body []byte) (p *principal, rej *rejec
 	if hasNbf && now.Add(o.leeway).Before(nbf) {
 		return nil, reject("the access token is not valid yet (nbf)"), ""
 	}
-	if sub == "" {
-		// A client-credentials token names no user: RFC 9068 makes its sub
-		// the client id, so the same client is the same principal whether
-		// its token is a JWT or opaque.
-		sub = clientID
-	}
-	if sub == "" {
+	var id string
+	switch {
+	case sub != "":
+		id = userPrincipalID(iss, sub)
+	case clientID != "":
+		// A client-credentials token names no user: the client is the
+		// caller, in a namespace of its own, so that a client named like
+		// a user never holds that user's sessions.
+		id, sub = clientPrincipalID(iss, clientID), clientID
+	default:
 		return nil, reject("the introspection answer names no sub or client_id"), ""
 	}
 	if !hasExp {
@@ -450,7 +716,7 @@ func (o *introspector) judgeIntrospection(body []byte) (p *principal, rej *rejec
 		Scp:      raw["scp"],
 		ClientID: clientID,
 	}
-	return o.mapper.principalFor(&claims, raw), nil, ""
+	return o.mapper.principalFor(id, &claims, raw), nil, ""
 }
 
 // audienceList reads aud: nil when absent, else its values (a string or an

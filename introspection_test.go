@@ -145,6 +145,14 @@ func newIntroHandler(t testing.TB, url string, mutate func(*MCPAuth)) *MCPAuth {
 	return m
 }
 
+// clearBackoff ends the introspector's backoff, as its deadline passing
+// and a good probe would.
+func clearBackoff(in *introspector) {
+	in.mu.Lock()
+	in.back = backoff{}
+	in.mu.Unlock()
+}
+
 // observe sends the handler's logs to an observer.
 func observe(m *MCPAuth) *observer.ObservedLogs {
 	core, logs := observer.New(zap.DebugLevel)
@@ -244,12 +252,16 @@ func TestIntrospectionPrincipal(t *testing.T) {
 		}
 	}
 
-	// A client-credentials token without sub is its client; without iss
-	// the issuer is the authorization server.
+	// A client-credentials token without sub is its client, in the
+	// clients' namespace; without iss the issuer is the authorization
+	// server.
 	as.set("opaque-cc", activeAnswer(func(a map[string]any) { delete(a, "sub"); delete(a, "iss") }))
 	res = serve(t, m, &spy{}, post(listTools, "opaque-cc"))
-	if got, _ := res.repl.GetString("http.mcp_auth.principal"); got != "jwt:"+testIssuer+"#client-1" {
+	if got, _ := res.repl.GetString("http.mcp_auth.principal"); got != "jwt:"+testIssuer+"#client:client-1" {
 		t.Errorf("client credentials principal = %q", got)
+	}
+	if got, _ := res.repl.GetString("http.auth.user.id"); got != "client-1" {
+		t.Errorf("client credentials user id = %q", got)
 	}
 
 	// Step-up works as for JWTs: a reader denied a tool that mcp:admin
@@ -290,7 +302,12 @@ func TestIntrospectionThrottle(t *testing.T) {
 			t.Fatalf("AS down %d: %d", i, res.status)
 		}
 	}
+	// The backoff kept the others from reaching the endpoint.
+	if n := as.calls.Load(); n != 1 {
+		t.Errorf("%d introspection requests while the AS answered 502, want 1", n)
+	}
 	as.fail(http.StatusOK, nil)
+	clearBackoff(introOf(m))
 	if res := serve(t, m, &spy{}, post(listTools, "good")); res.status != 200 {
 		t.Fatalf("503s were counted: %d", res.status)
 	}
@@ -333,6 +350,7 @@ func TestIntrospectionServerDown(t *testing.T) {
 			as.mu.Lock()
 			as.delay = tc.delay
 			as.mu.Unlock()
+			clearBackoff(introOf(m))
 			start := time.Now()
 			res := serve(t, m, &spy{}, post(listTools, "opaque-"+strings.ReplaceAll(tc.name, " ", "-")))
 			if res.status != tc.want {
@@ -356,9 +374,11 @@ func TestIntrospectionServerDown(t *testing.T) {
 
 	// The server goes away entirely.
 	as.Close()
+	clearBackoff(introOf(m))
 	if res := serve(t, m, &spy{}, post(listTools, "opaque-x")); res.status != 503 {
 		t.Errorf("server closed: %d", res.status)
 	}
+	clearBackoff(introOf(m))
 	introOf(m).lastWarn.Store(0)
 	serve(t, m, &spy{}, post(listTools, "opaque-y"))
 	if logs.FilterMessageSnippet("token introspection failed").Len() == 0 {
@@ -532,11 +552,13 @@ func TestIntrospectionSecretNeverShown(t *testing.T) {
 		func() { as.fail(http.StatusOK, nil) },
 	} {
 		f()
+		clearBackoff(introOf(m))
 		introOf(m).lastWarn.Store(0)
 		m.state.last503Log.Store(0)
 		bodies = append(bodies, serve(t, m, &spy{}, post(listTools, "opaque-token-value")).body)
 	}
 	as.Close()
+	clearBackoff(introOf(m))
 	introOf(m).lastWarn.Store(0)
 	bodies = append(bodies, serve(t, m, &spy{}, post(listTools, "opaque-token-value")).body)
 	if logs.Len() == 0 {

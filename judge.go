@@ -24,10 +24,13 @@ func (m *MCPAuth) judge(r *http.Request, ex *exchange) *refusal {
 	if r.ContentLength > m.MaxBody {
 		return rpcRefusal(http.StatusRequestEntityTooLarge, reasonTooLarge, wire.CodeInvalidRequest, nil, m.tooLarge())
 	}
-	pb, err := readBody(r.Body, r.ContentLength, m.MaxBody)
+	pb, err := readBody(r.Body, m.MaxBody, account{b: m.budget, p: ex.p.id})
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			return rpcRefusal(http.StatusRequestEntityTooLarge, reasonTooLarge, wire.CodeInvalidRequest, nil, m.tooLarge())
+		}
+		if errors.Is(err, errBudget) {
+			return budgetRefusal()
 		}
 		return rpcRefusal(http.StatusBadRequest, reasonUnreadable, wire.CodeParseError, nil, "parse error: the body could not be read")
 	}
@@ -48,7 +51,14 @@ func (m *MCPAuth) judge(r *http.Request, ex *exchange) *refusal {
 	if len(ex.edits) > 0 {
 		// The body as judged, with the module's own rewrites: bound ids
 		// unwrapped, hidden names replaced. Nothing else changes.
-		rewritten := newPooledBody(wire.Edits(ex.edits).Settle().Apply(nil, pb.bytes()))
+		edits := ex.edits.Settle()
+		acct := account{b: m.budget, p: ex.p.id}
+		buf, ok := acct.grow(nil, edits.Size(pb.bytes()), int(m.MaxBody)+maxRewriteGrowth)
+		if !ok {
+			_ = pb.Close()
+			return budgetRefusal()
+		}
+		rewritten := newPooledBody(edits.Apply(buf, pb.bytes()), acct)
 		_ = pb.Close()
 		r.Body = rewritten
 		r.ContentLength = int64(len(rewritten.bytes()))
@@ -59,13 +69,26 @@ func (m *MCPAuth) judge(r *http.Request, ex *exchange) *refusal {
 	return nil
 }
 
+// maxRewriteGrowth bounds what the module's own rewrites add to a body:
+// a bound id unwraps to a shorter one, a random id or cursor is at most
+// 44 bytes, and a batch holds at most 100 messages.
+const maxRewriteGrowth = 64 << 10
+
+// budgetRefusal is the answer when the memory budget cannot hold a
+// request: try again in a moment.
+func budgetRefusal() *refusal {
+	rf := plainRefusal(http.StatusServiceUnavailable, reasonBudget, "the gateway is short of memory for this request; retry shortly")
+	rf.retryAfter = retryAfterBudget
+	return rf
+}
+
 func (m *MCPAuth) tooLarge() string {
 	return "request body too large: the limit is " + itoa(int(m.MaxBody)) + " bytes"
 }
 
 // decideBody classifies and decides a body.
 func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusal {
-	if e := wire.Classify(body, &ex.body); e != nil {
+	if e := wire.ClassifyWith(body, &ex.body, m.ext); e != nil {
 		return rpcRefusal(http.StatusBadRequest, classReason(e.Class), e.Code, e.ID, e.Msg)
 	}
 	msgs := ex.body.Msgs
@@ -155,10 +178,21 @@ func (m *MCPAuth) checkRevision(r *http.Request, msgs []wire.Message) *refusal {
 	rev := ""
 	if len(hv) == 1 {
 		rev = hv[0]
+		if rf := m.versionHeader(rev, msgs[0].ID); rf != nil {
+			return rf
+		}
 	}
 	for i := range msgs {
 		v := msgs[i].Version
-		if v == "" || msgs[i].Action.Method == "initialize" {
+		if v == "" {
+			continue
+		}
+		if msgs[i].Action.Method == "initialize" {
+			// initialize proposes the session's revision: it must meet
+			// the minimum too, whatever the header says.
+			if rf := m.minVersion(v, msgs[i].ID); rf != nil {
+				return rf
+			}
 			continue
 		}
 		// Backends disagree on which one counts (the TypeScript SDK v1
@@ -191,10 +225,58 @@ func (m *MCPAuth) minVersion(rev string, id []byte) *refusal {
 		rev = wire.OldestRevision
 	}
 	if i := wire.RevisionIndex(rev); i < m.minRevision {
-		return rpcRefusal(http.StatusBadRequest, reasonVersion, wire.CodeUnsupportedVersion, id,
-			"unsupported protocol version "+wire.Quote(rev)+": this endpoint accepts "+m.MinProtocolVersion+" and later")
+		return m.unsupportedVersion(rev, id, "this endpoint accepts "+m.MinProtocolVersion+" and later")
 	}
 	return nil
+}
+
+// versionHeader refuses an MCP-Protocol-Version that is no revision at
+// all (a revision is a date, YYYY-MM-DD): backends compare it as they
+// like (the Go SDK as a string, so "9" is newer than any revision).
+func (m *MCPAuth) versionHeader(v string, id []byte) *refusal {
+	ok := len(v) == 10 && v[4] == '-' && v[7] == '-'
+	for i := 0; ok && i < len(v); i++ {
+		ok = i == 4 || i == 7 || v[i] >= '0' && v[i] <= '9'
+	}
+	if !ok {
+		return m.unsupportedVersion(v, id, "MCP-Protocol-Version must name one revision, such as 2025-11-25")
+	}
+	return nil
+}
+
+// unsupportedVersion is revision 2026-07-28's answer to a version the
+// endpoint does not accept: 400, -32022, with the supported ones.
+func (m *MCPAuth) unsupportedVersion(rev string, id []byte, why string) *refusal {
+	rf := rpcRefusal(http.StatusBadRequest, reasonVersion, wire.CodeUnsupportedVersion, id,
+		"unsupported protocol version "+wire.Quote(truncate(rev))+": "+why)
+	data := []byte(`{"supported":[`)
+	for i, r := range wire.Revisions[m.minRevision:] {
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = wire.AppendQuote(data, r)
+	}
+	data = append(data, `],"requested":`...)
+	rf.data = wire.AppendQuote(data, truncate(rev))
+	rf.data = append(rf.data, '}')
+	return rf
+}
+
+// checkVersionHeader applies the revision rules to a GET or DELETE, which
+// has only the header.
+func (m *MCPAuth) checkVersionHeader(r *http.Request) *refusal {
+	hv := r.Header.Values("Mcp-Protocol-Version")
+	switch len(hv) {
+	case 0:
+		return m.minVersion("", nil)
+	case 1:
+		if rf := m.versionHeader(hv[0], nil); rf != nil {
+			return rf
+		}
+		return m.minVersion(hv[0], nil)
+	}
+	return rpcRefusal(http.StatusBadRequest, reasonHeaderMismatch, wire.CodeHeaderMismatch, nil,
+		"header mismatch: MCP-Protocol-Version may appear once")
 }
 
 // denied answers a body in which some message was denied, or, under

@@ -1,17 +1,23 @@
 package mcpauth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"go.uber.org/zap"
+
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 )
 
 // JWTConfig makes mcp_auth an OAuth 2.1 resource server: it accepts JWT
@@ -79,6 +85,15 @@ type JWTConfig struct {
 	// signature check once per token. An entry never outlives the token's
 	// exp. Default: 10000.
 	CacheSize int `json:"cache_size,omitempty"`
+
+	// Token types accepted besides at+jwt and application/at+jwt (RFC
+	// 9068), as the typ header names them: JWT for Keycloak and Entra ID,
+	// which sign their access tokens with typ JWT. Values compare
+	// case-insensitively, "application/" prepended to one without a "/"
+	// (RFC 7515 §4.1.9). A token without typ is a plain JWT (RFC 7519
+	// §5.1): it is accepted only when JWT is listed. Default: none (only
+	// RFC 9068 access tokens).
+	AcceptTyp []string `json:"accept_typ,omitempty"`
 }
 
 // ScopeRole maps an OAuth scope to roles.
@@ -135,9 +150,12 @@ type jwtVerifier struct {
 	leeway    time.Duration
 	keys      keySource
 	poolKey   string // the jwksPool key held, "" when none
-	mapper    *roleMapper
-	cache     *principalCache
-	now       func() time.Time
+	// typs are the accepted typ values, normalized (typKey); "" stands for
+	// a token without typ.
+	typs   map[string]bool
+	mapper *roleMapper
+	cache  *principalCache
+	now    func() time.Time
 	// shapeOnly: introspection follows, so a token that is not shaped
 	// like a JWT is not this verifier's.
 	shapeOnly bool
@@ -165,6 +183,13 @@ func newJWTVerifier(c *JWTConfig, repl *caddy.Replacer, mapper *roleMapper, cach
 		v.algs = append(v.algs, allowedAlgorithms[a])
 	}
 	v.leeway = durationOr(c.Leeway, defaultLeeway)
+	v.typs = map[string]bool{typKey("at+jwt"): true}
+	for _, t := range c.AcceptTyp {
+		v.typs[typKey(t)] = true
+		if typKey(t) == typKey("JWT") {
+			v.typs[""] = true
+		}
+	}
 	if err := v.provisionKeys(c, repl, logger, mt); err != nil {
 		return nil, err
 	}
@@ -301,8 +326,37 @@ func looksLikeJWT(tok string) bool {
 	return strings.Count(tok, ".") == 2 && !strings.HasPrefix(tok, ".")
 }
 
-// verify checks an access token and returns its principal.
-func (o *jwtVerifier) verify(ctx context.Context, tok string) (*principal, *rejection) {
+// typKey normalizes a typ value for comparison: media types compare
+// case-insensitively, and a value without "/" stands for
+// "application/<value>" (RFC 7515 §4.1.9).
+func typKey(typ string) string {
+	typ = strings.ToLower(typ)
+	if !strings.Contains(typ, "/") {
+		typ = "application/" + typ
+	}
+	return typ
+}
+
+// typOf returns a token's typ header, normalized: "" when there is none,
+// and a value no configuration can name when it is not a string.
+func typOf(h jose.Header) (key, shown string) {
+	v, ok := h.ExtraHeaders[jose.HeaderType]
+	if !ok {
+		return "", "none"
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "\x00", "not a media type"
+	}
+	return typKey(s), wire.Quote(truncate(s))
+}
+
+// verify checks an access token and returns its principal. Until the
+// signature is verified every refusal counts as a wrong credential (the
+// token may be anybody's guess); after it, none does: the authorization
+// server issued the token, and a client that presents an expired or
+// malformed one is not guessing.
+func (o *jwtVerifier) verify(ctx context.Context, tok string, _ attempt) (*principal, *rejection) {
 	if o.shapeOnly && !looksLikeJWT(tok) {
 		return nil, errNotMine
 	}
@@ -317,24 +371,29 @@ func (o *jwtVerifier) verify(ctx context.Context, tok string) (*principal, *reje
 	if p := o.cache.get(digest, now); p != nil {
 		return p, nil
 	}
-	parsed, err := jwt.ParseSigned(tok, o.algs)
+	sig, err := jose.ParseSignedCompact(tok, o.algs)
 	if err != nil {
 		return nil, rejectWrong("the access token is malformed or uses an algorithm that is not accepted")
 	}
-	if len(parsed.Headers) != 1 {
+	if len(sig.Signatures) != 1 {
 		return nil, rejectWrong("the access token must carry exactly one signature")
 	}
-	h := parsed.Headers[0]
+	// (go-jose refuses a header that names a key twice.)
+	h := sig.Signatures[0].Header
 	// Before any key work: a token of another issuer is refused at once
 	// (and never causes a key set fetch).
 	var peek struct {
 		Issuer string `json:"iss"`
 	}
-	if err := parsed.UnsafeClaimsWithoutVerification(&peek); err != nil {
-		return nil, reject("the access token's claims are not a JSON object")
-	}
-	if peek.Issuer != o.issuer {
-		return nil, reject("the access token was not issued by the expected issuer")
+	if err := josejson.Unmarshal(sig.UnsafePayloadWithoutVerification(), &peek); err != nil {
+		// Claims that name a key twice may yet be the issuer's (a genuine
+		// token, malformed): they are refused after the signature.
+		var dup *duplicateKeyError
+		if !errors.As(uniqueKeys(sig.UnsafePayloadWithoutVerification()), &dup) {
+			return nil, rejectWrong("the access token's claims are not a JSON object")
+		}
+	} else if peek.Issuer != o.issuer {
+		return nil, rejectWrong("the access token was not issued by the expected issuer")
 	}
 
 	ks := o.keys.current()
@@ -357,22 +416,36 @@ func (o *jwtVerifier) verify(ctx context.Context, tok string) (*principal, *reje
 	if len(cands) > maxCandidates {
 		cands = cands[:maxCandidates]
 	}
-	var claims accessClaims
-	var raw map[string]any
-	dest := []any{&claims}
-	if o.mapper.rolesClaim != "" {
-		dest = append(dest, &raw)
-	}
-	verified := false
+	var payload []byte
 	for _, k := range cands {
-		claims, raw = accessClaims{}, nil
-		if err := parsed.Claims(k.key, dest...); err == nil {
-			verified = true
+		if b, err := sig.Verify(k.key); err == nil {
+			payload = b
 			break
 		}
 	}
-	if !verified {
+	if payload == nil {
 		return nil, rejectWrong("the access token's signature is invalid")
+	}
+
+	// The signature holds: nothing below counts as a wrong credential.
+	if key, shown := typOf(h); !o.typs[key] {
+		return nil, reject("the access token's typ (" + shown + ") is not accepted: access tokens have typ at+jwt (RFC 9068); accept_typ names others")
+	}
+	if err := uniqueKeys(payload); err != nil {
+		return nil, rejectMalformed("the access token's claims are malformed: " + err.Error())
+	}
+	var claims accessClaims
+	if err := josejson.Unmarshal(payload, &claims); err != nil {
+		if errors.Is(err, jwt.ErrUnmarshalNumericDate) {
+			return nil, rejectMalformed("the access token's exp, nbf or iat is not a NumericDate")
+		}
+		return nil, rejectMalformed("the access token's claims are malformed (a registered claim has the wrong type)")
+	}
+	var raw map[string]any
+	if o.mapper.rolesClaim != "" {
+		if err := josejson.Unmarshal(payload, &raw); err != nil {
+			return nil, rejectMalformed("the access token's claims are malformed")
+		}
 	}
 	if claims.Expiry == nil {
 		return nil, reject("the access token has no exp claim")
@@ -394,15 +467,17 @@ func (o *jwtVerifier) verify(ctx context.Context, tok string) (*principal, *reje
 		return nil, reject("the access token has no sub claim")
 	}
 
-	p := o.mapper.principalFor(&claims, raw)
+	p := o.mapper.principalFor(userPrincipalID(claims.Issuer, claims.Subject), &claims, raw)
 	o.cache.put(digest, p, p.exp, now)
 	return p, nil
 }
 
-// scopeList reads a scope or scp claim: a space-separated string or an
-// array of strings. Entries that are not valid scope-tokens are dropped.
-// The result is never nil: an OAuth principal has a (maybe empty) scope
-// list, a static one has none.
+// scopeList reads a scope or scp claim: a string of scopes separated by
+// spaces, or an array of strings, each one scope (RFC 6749 §3.3, RFC 9068
+// §2.2.3). Entries that are not valid scope-tokens are dropped: an array
+// element "mcp:read mcp:admin" is one invalid scope, not two. The result
+// is never nil: an OAuth principal has a (maybe empty) scope list, a
+// static one has none.
 func scopeList(v any) []string {
 	out := []string{}
 	seen := map[string]bool{}
@@ -415,16 +490,24 @@ func scopeList(v any) []string {
 	return out
 }
 
-// stringList reads a space-separated string or an array of strings.
+// stringList reads a claim that lists names: a string of names separated
+// by ASCII spaces (U+0020 only: no tab, NBSP or line separator splits a
+// name), or an array whose string elements are names taken whole.
 func stringList(v any) []string {
 	switch x := v.(type) {
 	case string:
-		return strings.Fields(x)
+		var out []string
+		for _, s := range strings.Split(x, " ") {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
 	case []any:
 		var out []string
 		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, strings.Fields(s)...)
+			if s, ok := e.(string); ok && s != "" {
+				out = append(out, s)
 			}
 		}
 		return out
@@ -450,6 +533,83 @@ func claimAt(obj map[string]any, path string) any {
 			if v := claimAt(sub, path[i+1:]); v != nil {
 				return v
 			}
+		}
+	}
+	return nil
+}
+
+// uniqueKeys checks that b is one JSON object in which no object, at any
+// depth, names a key twice (after unescaping: "a" and "\u0061" are the
+// same key). Decoders disagree on which of two values wins (Go's
+// encoding/json and go-jose take the last, others the first), so a token
+// or an introspection answer that says two things is refused rather than
+// read one way. It walks the tokens of encoding/json's decoder, which
+// checks the syntax.
+func uniqueKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	type frame struct {
+		keys    map[string]struct{} // nil for an array
+		keyNext bool                // in an object: a key comes next
+	}
+	var stack []frame
+	for {
+		t, err := dec.Token()
+		switch {
+		case err == io.EOF && len(stack) == 0:
+			return errors.New("not a JSON object")
+		case err != nil:
+			return errors.New("not JSON")
+		}
+		n := len(stack)
+		if d, ok := t.(json.Delim); ok && (d == '}' || d == ']') {
+			if stack = stack[:n-1]; len(stack) > 0 {
+				continue
+			}
+			// The object is complete: nothing may follow it.
+			if _, err := dec.Token(); err != io.EOF {
+				return errors.New("data after the JSON object")
+			}
+			return nil
+		}
+		if n > 0 && stack[n-1].keys != nil && stack[n-1].keyNext {
+			k := t.(string) // the decoder allows nothing else here
+			if _, dup := stack[n-1].keys[k]; dup {
+				return &duplicateKeyError{k}
+			}
+			stack[n-1].keys[k] = struct{}{}
+			stack[n-1].keyNext = false
+			continue
+		}
+		// t begins a value.
+		if n == 0 && t != json.Delim('{') {
+			return errors.New("not a JSON object")
+		}
+		if n > 0 && stack[n-1].keys != nil {
+			stack[n-1].keyNext = true
+		}
+		switch t {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]struct{}{}, keyNext: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		}
+	}
+}
+
+// duplicateKeyError names a key that appears twice in one object.
+type duplicateKeyError struct{ key string }
+
+func (e *duplicateKeyError) Error() string {
+	return "the key " + wire.Quote(truncate(e.key)) + " appears twice"
+}
+
+// checkAcceptTyp checks the accept_typ values: each one a media type
+// name, printable ASCII without spaces or quotes.
+func checkAcceptTyp(typs []string) error {
+	for i, t := range typs {
+		if !validScopeToken(t) {
+			return fmt.Errorf("jwt: accept_typ[%d] %s is not a media type such as JWT", i, wire.Quote(truncate(t)))
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,8 +24,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const (
@@ -520,18 +523,18 @@ func TestTokenCache(t *testing.T) {
 	c := goodClaims()
 	c["exp"] = time.Now().Add(time.Minute).Unix()
 	tok := sign(t, rsaKey1S, c)
-	p1, rej := o.verify(context.Background(), tok)
+	p1, rej := o.verify(context.Background(), tok, attempt{})
 	if rej != nil {
 		t.Fatal(rej.reason)
 	}
-	p2, _ := o.verify(context.Background(), tok)
+	p2, _ := o.verify(context.Background(), tok, attempt{})
 	if p1 != p2 {
 		t.Error("second verification was not served from the cache")
 	}
 	// Never past exp: with the clock after exp the entry is not used (and
 	// the token is refused).
 	o.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
-	if _, rej := o.verify(context.Background(), tok); rej == nil || !strings.Contains(rej.reason, "expired") {
+	if _, rej := o.verify(context.Background(), tok, attempt{}); rej == nil || !strings.Contains(rej.reason, "expired") {
 		t.Errorf("cached token used past exp: %v", rej)
 	}
 	o.now = time.Now
@@ -539,7 +542,7 @@ func TestTokenCache(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c := goodClaims()
 		c["sub"] = "user" + string(rune('a'+i))
-		if _, rej := o.verify(context.Background(), sign(t, rsaKey1S, c)); rej != nil {
+		if _, rej := o.verify(context.Background(), sign(t, rsaKey1S, c), attempt{}); rej != nil {
 			t.Fatal(rej.reason)
 		}
 	}
@@ -704,7 +707,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				o.cache = newPrincipalCache(1)
-				if _, rej := o.verify(ctx, tok); rej != nil {
+				if _, rej := o.verify(ctx, tok, attempt{}); rej != nil {
 					b.Fatal(rej.reason)
 				}
 			}
@@ -713,7 +716,7 @@ func BenchmarkVerify(b *testing.B) {
 			o.cache = newPrincipalCache(defaultCacheSize)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, rej := o.verify(ctx, tok); rej != nil {
+				if _, rej := o.verify(ctx, tok, attempt{}); rej != nil {
 					b.Fatal(rej.reason)
 				}
 			}
@@ -744,5 +747,328 @@ func TestJWKSCleanupDoesNotWaitForSlowServer(t *testing.T) {
 	_ = m.Cleanup()
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Cleanup took %s while the key server hung", d)
+	}
+}
+
+// signRaw signs payload as it is (a JWT whose claims may be malformed),
+// with the header typ (none when typ is "").
+func signRaw(t testing.TB, k testKey, typ string, payload []byte) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithHeader("kid", k.kid)
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func claimsJSON(t testing.TB, c map[string]any) []byte {
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestJWTTyp: RFC 9068's at+jwt (any case, with or without application/)
+// passes; JWT, a missing typ and anything else only when accept_typ says
+// so. A refused typ is a genuine token: it does not count.
+func TestJWTTyp(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, rsaKey1S)
+	strict := newOAuthHandler(t, srv.URL, func(m *MCPAuth) {
+		m.Throttle = &ThrottleConfig{Failures: 2, Window: caddy.Duration(time.Minute)}
+	})
+	lenient := newOAuthHandler(t, srv.URL, func(m *MCPAuth) { m.JWT.AcceptTyp = []string{"JWT"} })
+	waitKeys(t, strict)
+	waitKeys(t, lenient)
+	payload := claimsJSON(t, goodClaims())
+	for _, tc := range []struct {
+		typ             string
+		strict, lenient int
+	}{
+		{"at+jwt", 200, 200},
+		{"AT+JWT", 200, 200},
+		{"application/at+jwt", 200, 200},
+		{"Application/AT+JWT", 200, 200},
+		{"JWT", 401, 200},
+		{"jwt", 401, 200},
+		{"application/jwt", 401, 200},
+		{"", 401, 200}, // no typ: a plain JWT
+		{"at+jwt ", 401, 401},
+		{"application/at+jwt+x", 401, 401},
+		{"secevent+jwt", 401, 401},
+		{"dpop+jwt", 401, 401},
+	} {
+		tok := signRaw(t, rsaKey1S, tc.typ, payload)
+		for _, h := range []struct {
+			name string
+			m    *MCPAuth
+			want int
+		}{{"strict", strict, tc.strict}, {"accept_typ JWT", lenient, tc.lenient}} {
+			next := &spy{}
+			res := serve(t, h.m, next, post(listTools, tok))
+			if res.status != h.want || (next.calls == 1) != (h.want == 200) {
+				t.Errorf("typ %q, %s: %d (forwarded %d), want %d: %s", tc.typ, h.name, res.status, next.calls, h.want, res.body)
+			}
+			if h.want == 401 && (!strings.Contains(res.body, "typ") || res.header.Get("WWW-Authenticate") != challenge401) {
+				t.Errorf("typ %q, %s: %s %q", tc.typ, h.name, res.body, res.header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	// A typ that is not a string.
+	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: rsaKey1S.alg, Key: rsaKey1S.key},
+		(&jose.SignerOptions{}).WithHeader("kid", rsaKey1S.kid).WithHeader("typ", 7))
+	jws, _ := s.Sign(payload)
+	tok, _ := jws.CompactSerialize()
+	if res := serve(t, lenient, &spy{}, post(listTools, tok)); res.status != 401 || !strings.Contains(res.body, "typ (not a media type)") {
+		t.Errorf("typ 7: %d %s", res.status, res.body)
+	}
+	// Eight refused typs did not count towards throttle 2/1m.
+	if res := serve(t, strict, &spy{}, post(listTools, sign(t, rsaKey1S, goodClaims()))); res.status != 200 {
+		t.Errorf("after refused typs: %d %s", res.status, res.body)
+	}
+}
+
+// TestJWTScopes: scope strings split on ASCII spaces only; array elements
+// are scopes taken whole; roles_claim alike.
+func TestJWTScopes(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, rsaKey1S)
+	m := newOAuthHandler(t, srv.URL, func(m *MCPAuth) { m.JWT.RolesClaim = "roles" })
+	waitKeys(t, m)
+	for _, tc := range []struct {
+		name         string
+		field        string
+		claim        any
+		scopes, role string
+	}{
+		{"string", "scope", "mcp:read mcp:admin", "mcp:read mcp:admin", "reader,admin"},
+		{"extra spaces", "scope", " mcp:read  mcp:admin ", "mcp:read mcp:admin", "reader,admin"},
+		{"NBSP", "scope", "mcp:read\u00a0mcp:admin", "", ""},
+		{"U+2028", "scope", "mcp:read\u2028mcp:admin", "", ""},
+		{"tab", "scope", "mcp:read\tmcp:admin", "", ""},
+		{"newline", "scope", "mcp:read\nmcp:admin", "", ""},
+		{"NBSP after a good scope", "scope", "mcp:read mcp:read\u00a0mcp:admin", "mcp:read", "reader"},
+		{"array", "scp", []any{"mcp:read", "mcp:admin"}, "mcp:read mcp:admin", "reader,admin"},
+		{"array element with a space", "scp", []any{"mcp:read mcp:admin"}, "", ""},
+		{"array element with a space, and a good one", "scp", []any{"mcp:read", "mcp:read mcp:admin"}, "mcp:read", "reader"},
+		{"roles array element with a space", "roles", []any{"reader admin"}, "", ""},
+		{"roles string with NBSP", "roles", "reader\u00a0admin", "", ""},
+		{"roles string", "roles", "reader admin", "", "reader,admin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := goodClaims()
+			delete(c, "scope")
+			c[tc.field] = tc.claim
+			res := serve(t, m, &spy{}, post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`, sign(t, rsaKey1S, c)))
+			if res.status != 200 {
+				t.Fatalf("%d %s", res.status, res.body)
+			}
+			if got, _ := res.repl.GetString("http.auth.user.scopes"); got != tc.scopes {
+				t.Errorf("scopes %q, want %q", got, tc.scopes)
+			}
+			if got, _ := res.repl.GetString("http.auth.user.roles"); got != tc.role {
+				t.Errorf("roles %q, want %q", got, tc.role)
+			}
+		})
+	}
+	// The effect: an array element "mcp:read mcp:admin" grants no admin
+	// action (run needs admin); with the scopes apart, it does.
+	c := goodClaims()
+	delete(c, "scope")
+	c["scp"] = []any{"mcp:read mcp:admin"}
+	next := &spy{}
+	if res := serve(t, m, next, post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run"}}`, sign(t, rsaKey1S, c))); next.calls != 0 {
+		t.Errorf("an array element with two scopes granted admin: %d %s", res.status, res.body)
+	}
+	c["scp"] = []any{"mcp:read", "mcp:admin"}
+	if res := serve(t, m, next, post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run"}}`, sign(t, rsaKey1S, c))); next.calls != 1 {
+		t.Errorf("admin scope refused: %d %s", res.status, res.body)
+	}
+}
+
+// TestJWTMalformedClaims: a token whose signature verifies but whose
+// claims are malformed (a duplicate key, an exp that is not a
+// NumericDate) is refused as malformed_claims and not counted; the same
+// token with a forged signature is a wrong credential.
+func TestJWTMalformedClaims(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, rsaKey1S)
+	m := newOAuthHandler(t, srv.URL, func(m *MCPAuth) {
+		m.Throttle = &ThrottleConfig{Failures: 3, Window: caddy.Duration(time.Minute)}
+	})
+	waitKeys(t, m)
+	good := string(claimsJSON(t, goodClaims()))
+	body := strings.TrimSuffix(good, "}")
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	dup := func(k string) string { return `the key \"` + k + `\" appears twice` }
+	cases := []struct {
+		name, payload, desc string
+	}{
+		// go-jose alone would read the last exp.
+		{"a second exp, a string", body + `,"exp":"soon"}`, dup("exp")},
+		{"exp 1e20", strings.Replace(good, fmt.Sprintf(`"exp":%d`, exp), `"exp":1e20`, 1), "NumericDate"},
+		{"exp a string", strings.Replace(good, fmt.Sprintf(`"exp":%d`, exp), `"exp":"soon"`, 1), "NumericDate"},
+		{"nbf an object", body + `,"nbf":{}}`, "NumericDate"},
+		{"iat a bool", strings.Replace(good, `"iat":`, `"iat":true,"was_iat":`, 1), "NumericDate"},
+		{"duplicate sub", body + `,"sub":"mallory"}`, dup("sub")},
+		{"duplicate sub, escaped", body + `,"\u0073ub":"mallory"}`, dup("sub")},
+		{"duplicate nested", body + `,"realm_access":{"roles":["a"],"roles":["admin"]}}`, dup("roles")},
+		{"duplicate aud", body + `,"aud":"https://other.example.com/mcp"}`, dup("aud")},
+		{"aud a number", strings.Replace(good, `"aud":"`+testResource+`"`, `"aud":7`, 1), "wrong type"},
+		{"sub a number", strings.Replace(good, `"sub":"alice"`, `"sub":7`, 1), "wrong type"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := signRaw(t, rsaKey1S, "at+jwt", []byte(tc.payload))
+			next := &spy{}
+			res := serve(t, m, next, post(listTools, tok))
+			if res.status != 401 || next.calls != 0 || res.header.Get("WWW-Authenticate") != challenge401 {
+				t.Fatalf("%d forwarded %d %q: %s", res.status, next.calls, res.header.Get("WWW-Authenticate"), res.body)
+			}
+			if !strings.Contains(res.body, tc.desc) || !strings.Contains(res.body, `"error":"invalid_token"`) {
+				t.Errorf("body %s lacks %q", res.body, tc.desc)
+			}
+		})
+	}
+	if got := testutil.ToFloat64(m.metrics.refusals.WithLabelValues(reasonMalformedClaims)); got < float64(len(cases)) {
+		t.Errorf("malformed_claims refusals = %v, want at least %d", got, len(cases))
+	}
+	// None of them counted.
+	if res := serve(t, m, &spy{}, post(listTools, sign(t, rsaKey1S, goodClaims()))); res.status != 200 {
+		t.Fatalf("after %d malformed tokens: %d %s", len(cases), res.status, res.body)
+	}
+	// Before the signature is verified, everything counts: the same
+	// malformed claims signed by another key.
+	forged := testKey{"rsa-1", jose.RS256, rsaOther.(*rsa.PrivateKey)}
+	for i := 0; i < 3; i++ {
+		if res := serve(t, m, &spy{}, post(listTools, signRaw(t, forged, "at+jwt", []byte(cases[i].payload)))); res.status != 401 || !strings.Contains(res.body, "signature is invalid") {
+			t.Fatalf("forged %d: %d %s", i, res.status, res.body)
+		}
+	}
+	if res := serve(t, m, &spy{}, post(listTools, sign(t, rsaKey1S, goodClaims()))); res.status != 429 {
+		t.Errorf("after 3 forged tokens: %d, want 429", res.status)
+	}
+}
+
+// TestJWTUnverifiedCounts: refusals before the signature is checked (a
+// header with a duplicate key, another issuer, claims that are not an
+// object) are wrong credentials.
+func TestJWTUnverifiedCounts(t *testing.T) {
+	keys(t)
+	srv := newJWKSServer(t, rsaKey1S)
+	m := newOAuthHandler(t, srv.URL, func(m *MCPAuth) {
+		m.Throttle = &ThrottleConfig{Failures: 3, Window: caddy.Duration(time.Minute)}
+	})
+	waitKeys(t, m)
+	good := sign(t, rsaKey1S, goodClaims())
+	parts := strings.Split(good, ".")
+	other := goodClaims()
+	other["iss"] = "https://evil.example.com"
+	for _, tc := range []struct{ name, tok, desc string }{
+		{"duplicate header key", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"rsa-1","typ":"at+jwt","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2], "malformed"},
+		{"other issuer", sign(t, rsaKey1S, other), "expected issuer"},
+		{"claims an array", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("[1]")) + "." + parts[2], "not a JSON object"},
+	} {
+		if res := serve(t, m, &spy{}, post(listTools, tc.tok)); res.status != 401 || !strings.Contains(res.body, tc.desc) {
+			t.Fatalf("%s: %d %s", tc.name, res.status, res.body)
+		}
+	}
+	if res := serve(t, m, &spy{}, post(listTools, good)); res.status != 429 {
+		t.Errorf("after 3 unverified refusals: %d, want 429", res.status)
+	}
+}
+
+func TestUniqueKeys(t *testing.T) {
+	for in, want := range map[string]string{
+		`{}`: "",
+		`{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}`: "",
+		`{"a":[1,[2,{"b":{}}]],"b":null}`:           "",
+		`{"a":1,"a":2}`:                             `the key "a" appears twice`,
+		`{"a":1,"\u0061":2}`:                        `the key "a" appears twice`,
+		`{"x":{"a":1,"a":1}}`:                       `the key "a" appears twice`,
+		`{"x":[{"a":1,"a":1}]}`:                     `the key "a" appears twice`,
+		`{"a":{"b":1},"a":[]}`:                      `the key "a" appears twice`,
+		`[{"a":1}]`:                                 "not a JSON object",
+		`"a"`:                                       "not a JSON object",
+		``:                                          "not a JSON object",
+		`{"a":1} {"a":2}`:                           "data after the JSON object",
+		`{"a":1}x`:                                  "data after the JSON object",
+		`{"a":1,}`:                                  "not JSON",
+		`{"a":1`:                                    "not JSON",
+		` {"a" : 1 } `:                              "",
+	} {
+		err := uniqueKeys([]byte(in))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("uniqueKeys(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPrincipalNamespaces(t *testing.T) {
+	ids := map[string]string{}
+	for _, c := range []struct{ kind, id string }{
+		{"user alice", userPrincipalID(testIssuer, "alice")},
+		{"client alice", clientPrincipalID(testIssuer, "alice")},
+		{"user client:alice", userPrincipalID(testIssuer, "client:alice")},
+		{"user %client:alice", userPrincipalID(testIssuer, "%client:alice")},
+		{"user %%client:alice", userPrincipalID(testIssuer, "%%client:alice")},
+		{"user %alice", userPrincipalID(testIssuer, "%alice")},
+	} {
+		if other, dup := ids[c.id]; dup {
+			t.Errorf("%s and %s share the principal %q", c.kind, other, c.id)
+		}
+		ids[c.id] = c.kind
+	}
+	if got := userPrincipalID(testIssuer, "alice"); got != "jwt:"+testIssuer+"#alice" {
+		t.Errorf("user principal %q", got)
+	}
+	if got := clientPrincipalID(testIssuer, "alice"); got != "jwt:"+testIssuer+"#client:alice" {
+		t.Errorf("client principal %q", got)
+	}
+}
+
+func TestJWTAcceptTypCaddyfile(t *testing.T) {
+	block := func(line string) string {
+		return "mcp_auth {\n role r {\n allow *\n }\n jwt {\n issuer https://a.example\n jwks_url https://a.example/jwks\n audience https://m.example/mcp\n " + line + "\n }\n}"
+	}
+	var m MCPAuth
+	if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(block("accept_typ JWT application/jwt"))); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := json.Marshal(m.JWT.AcceptTyp); string(got) != `["JWT","application/jwt"]` {
+		t.Errorf("accept_typ %s", got)
+	}
+	for line, want := range map[string]string{
+		"accept_typ":                      "jwt: accept_typ: want <typ...>",
+		`accept_typ "a b"`:                `jwt: accept_typ[0] "a b" is not a media type`,
+		"accept_typ JWT\n accept_typ JWT": "jwt: duplicate accept_typ",
+	} {
+		var m MCPAuth
+		if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(block(line))); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", line, err, want)
+		}
+	}
+	if err := provisionErr(t, func(m *MCPAuth) {
+		m.JWT = jwtConfig("https://auth.example.com/jwks")
+		m.JWT.AcceptTyp = []string{""}
+	}); err == nil || !strings.Contains(err.Error(), "accept_typ[0]") {
+		t.Errorf("empty accept_typ: %v", err)
 	}
 }

@@ -42,6 +42,13 @@ func newMetrics(ctx caddy.Context) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
+	defer func() {
+		// Every reason has its series from the start (at zero), so that
+		// a rate over it is defined before the first refusal.
+		for _, r := range refusalReasons {
+			m.refusals.WithLabelValues(r)
+		}
+	}()
 	var err error
 	if m.decisions, err = register(reg, m.decisions); err != nil {
 		return nil, err

@@ -47,6 +47,11 @@ type MCPAuth struct {
 	// Roles by name: what a caller holding the role may do.
 	Roles map[string]Role `json:"roles,omitempty"`
 
+	// Methods the module does not know (an extension's, or the server's
+	// own) that rules may name. A rule naming an unknown method that is
+	// not declared here is a config error. Default: none.
+	ExtensionMethods []ExtensionMethod `json:"extension_methods,omitempty"`
+
 	// The request header that carries the credential. For Authorization the
 	// value is "Bearer <token>" (or a bare token); for any other header the
 	// whole value is the token. Default: Authorization.
@@ -114,6 +119,11 @@ type MCPAuth struct {
 	// 2025-03-26. Default: every revision.
 	MinProtocolVersion string `json:"min_protocol_version,omitempty"`
 
+	// The memory budget for everything buffered: request bodies, replies
+	// read whole, SSE events. Default: 256 MiB, a quarter of it per
+	// principal.
+	MemoryBudget *MemoryBudget `json:"memory_budget,omitempty"`
+
 	// Failed-credential throttling per client IP (Caddy's client IP, so
 	// trusted_proxies is honoured; IPv6 grouped by /64). Default: on, 30
 	// wrong credentials per minute.
@@ -159,9 +169,12 @@ type MCPAuth struct {
 	challengeParams     string // `, resource_metadata="…"`
 	challengeScopeParam string // `, scope="…"`
 
-	minRevision int // index into wire.Revisions; 0 accepts all
+	minRevision int             // index into wire.Revisions; 0 accepts all
+	ext         wire.Extensions // the extension methods that have a target (wire.ClassifyWith)
 	streams     *streamSet
 	throttle    *throttle // nil when off
+	budget      *budget
+	budgetKey   string
 	sessions    *sessionKeys
 	owners      *taskOwners // who each task id was handed to (tasks/list)
 	metrics     *metrics
@@ -204,14 +217,16 @@ func (MCPAuth) CaddyModule() caddy.ModuleInfo {
 // It touches no network.
 func (m *MCPAuth) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
+	m.logger.Info("provisioning mcp_auth", zap.String("version", Version))
 	m.setDefaults()
 	if err := m.validate(); err != nil {
 		return err
 	}
-	roles, err := compileRoles(m.Roles)
+	roles, err := compileRoles(m.Roles, m.ExtensionMethods)
 	if err != nil {
 		return err
 	}
+	m.ext = extensionTable(m.ExtensionMethods)
 	if m.static, err = newTokenStore(m.Tokens, m.TokenFiles, roles); err != nil {
 		return err
 	}
@@ -220,6 +235,11 @@ func (m *MCPAuth) Provision(ctx caddy.Context) error {
 	}
 	m.streams = new(streamSet)
 	m.state = new(handlerState)
+	total, share := m.MemoryBudget.sizes()
+	if m.budget, err = acquireBudget(total, share); err != nil {
+		return err
+	}
+	m.budgetKey = budgetKey(total, share)
 	m.throttle = m.Throttle.build()
 	if m.metrics, err = newMetrics(ctx); err != nil {
 		return err
@@ -258,6 +278,9 @@ func (m *MCPAuth) Cleanup() error {
 	if m.owners != nil {
 		_, _ = ownersPool.Delete("task owners")
 	}
+	if m.budget != nil {
+		_, _ = budgets.Delete(m.budgetKey)
+	}
 	if m.streams != nil {
 		if n := m.streams.closeAll(); n > 0 {
 			m.logger.Info("closed GET streams opened under the previous config; clients reconnect", zap.Int("streams", n))
@@ -291,8 +314,12 @@ func (m *MCPAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	ex := exchanges.Get().(*exchange)
 	defer ex.release()
 	rf := m.admit(r, ex)
-	if rf == nil && r.Method == http.MethodPost {
-		rf = m.judge(r, ex)
+	if rf == nil {
+		if r.Method == http.MethodPost {
+			rf = m.judge(r, ex)
+		} else {
+			rf = m.checkVersionHeader(r)
+		}
 	}
 	if rf != nil {
 		return m.answer(w, r, ex.p, rf)
@@ -312,9 +339,7 @@ type exchange struct {
 	// that goes with the rewritten body.
 	edits   wire.Edits
 	mcpName string
-	// substs put the names of hidden items back into the reply.
-	substs []wire.Subst
-	reply  responseWriter
+	reply   responseWriter
 	// hasRequest: the body holds a request, so a JSON reply is read whole
 	// to be rewritten.
 	hasRequest bool
@@ -323,7 +348,7 @@ type exchange struct {
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 func (ex *exchange) release() {
-	ex.p, ex.keys, ex.hasRequest, ex.mcpName, ex.substs = nil, nil, false, "", nil
+	ex.p, ex.keys, ex.hasRequest, ex.mcpName = nil, nil, false, ""
 	ex.body.Msgs = nil
 	clear(ex.small[:])
 	ex.decisions = nil
@@ -331,8 +356,10 @@ func (ex *exchange) release() {
 	if cap(ex.edits) > 64 {
 		ex.edits = nil
 	}
-	// The reply writer keeps its small buffers, nothing else.
+	// The reply writer keeps its small buffers, nothing else; their charge
+	// goes back to the budget until the next request takes them.
 	rw := &ex.reply
+	rw.acct.release()
 	*rw = responseWriter{buf: rw.buf[:0], scratch: rw.scratch[:0], edits: rw.edits[:0]}
 	exchanges.Put(ex)
 }

@@ -480,7 +480,7 @@ func introOf(m *MCPAuth) *introspector {
 // authentication does after the static tokens.
 func checkOAuth(m *MCPAuth, ctx context.Context, tok string) (*principal, *rejection) {
 	for _, v := range m.verifiers {
-		p, rej := v.verify(ctx, tok)
+		p, rej := v.verify(ctx, tok, attempt{})
 		if rej != errNotMine {
 			return p, rej
 		}

@@ -129,8 +129,13 @@ type compiledRole struct {
 	deny  []*compiledRule
 }
 
-// compileRoles compiles every role (each checked by Role.validate).
-func compileRoles(roles map[string]Role) (map[string]*compiledRole, error) {
+// compileRoles compiles every role (each checked by Role.validate against
+// the registry and the extension methods).
+func compileRoles(roles map[string]Role, ext []ExtensionMethod) (map[string]*compiledRole, error) {
+	ms, err := checkExtensionMethods(ext)
+	if err != nil {
+		return nil, err
+	}
 	names := make([]string, 0, len(roles))
 	for name := range roles {
 		names = append(names, name)
@@ -138,7 +143,7 @@ func compileRoles(roles map[string]Role) (map[string]*compiledRole, error) {
 	sort.Strings(names)
 	out := make(map[string]*compiledRole, len(roles))
 	for _, name := range names {
-		cr, err := compileRole(name, roles[name])
+		cr, err := compileRoleWith(name, roles[name], ms)
 		if err != nil {
 			return nil, err
 		}
@@ -147,8 +152,13 @@ func compileRoles(roles map[string]Role) (map[string]*compiledRole, error) {
 	return out, nil
 }
 
+// compileRole compiles a role whose rules name methods of the registry.
 func compileRole(name string, r Role) (*compiledRole, error) {
-	if err := r.validate(name); err != nil {
+	return compileRoleWith(name, r, ruleMethods{})
+}
+
+func compileRoleWith(name string, r Role, ms ruleMethods) (*compiledRole, error) {
+	if err := r.validate(name, ms); err != nil {
 		return nil, err
 	}
 	cr := &compiledRole{name: name}
@@ -258,13 +268,16 @@ func decide(roles []*compiledRole, a Action) Decision {
 	if a.Method == "completion/complete" {
 		// An explicit deny of completion/complete still wins; otherwise the
 		// caller may complete exactly what it may use.
-		if d := decideRoles(roles, a.Method, a.Target, a.HasTarget); !d.Allowed && d.Rule != nil {
+		d := decideRoles(roles, a.Method, a.Target, a.HasTarget)
+		if !d.Allowed && d.Rule != nil {
 			return d
 		}
 		if m, ok := completionMethod(a); ok {
 			return decideRoles(roles, m, a.Target, a.HasTarget)
 		}
-		return Decision{}
+		// No ref at all: nothing is completed; the rules of the method
+		// itself decide, and the backend answers.
+		return d
 	}
 	d := decideRoles(roles, a.Method, a.Target, a.HasTarget)
 	if d.Allowed || d.Rule != nil {

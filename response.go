@@ -2,6 +2,7 @@ package mcpauth
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -37,6 +38,11 @@ func (m *MCPAuth) forward(w http.ResponseWriter, r *http.Request, ex *exchange, 
 	p := ex.p
 	if r.Method != http.MethodPost {
 		m.recordHTTP(r, p)
+	} else if pb, ok := r.Body.(*pooledBody); ok {
+		// The transport closes the body it sent; a handler inside this one
+		// that never reads it does not, so the charge goes back here too
+		// (Close is safe twice and concurrently with Read).
+		defer pb.Close()
 	}
 	if !m.PassAuthorization {
 		r.Header.Del(m.Header)
@@ -105,7 +111,11 @@ type responseWriter struct {
 	buf     []byte // mode json: the reply; mode sse: the current event
 	scratch []byte
 	edits   wire.Edits
-	failed  bool
+	// acct charges the buffers to the memory budget; short is set when
+	// the budget could not hold the reply (503, or the stream ends).
+	acct   account
+	failed bool
+	short  bool
 }
 
 const (
@@ -118,6 +128,13 @@ const (
 // reset prepares the writer for one request.
 func (rw *responseWriter) reset(m *MCPAuth, w http.ResponseWriter, ex *exchange) {
 	buf, scratch, edits := rw.buf[:0], rw.scratch[:0], rw.edits[:0]
+	acct := account{b: m.budget, p: ex.p.id}
+	if !acct.charge(buf) {
+		buf = nil
+	}
+	if !acct.charge(scratch) {
+		scratch = nil
+	}
 	*rw = responseWriter{
 		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		m:                     m,
@@ -127,8 +144,9 @@ func (rw *responseWriter) reset(m *MCPAuth, w http.ResponseWriter, ex *exchange)
 		principal:             ex.p.id,
 		bindSession:           !m.DisableSessionBinding,
 		buf:                   buf, scratch: scratch, edits: edits,
+		acct: acct,
 	}
-	rw.rewrite = wire.Rewriter{Policy: rw, Binder: rw, Substs: ex.substs}
+	rw.rewrite = wire.Rewriter{Policy: rw, Binder: rw, Hidden: m.HideDenied != nil}
 }
 
 // The caller's policy, for the rewriter.
@@ -211,9 +229,7 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 		if rw.failed {
 			return len(p), nil
 		}
-		if len(rw.buf)+len(p) > maxFilteredResponse {
-			rw.failed = true
-			rw.buf = nil
+		if !rw.hold(len(p)) {
 			return len(p), nil
 		}
 		rw.buf = append(rw.buf, p...)
@@ -266,9 +282,7 @@ func (rw *responseWriter) writeSSE(p []byte) (int, error) {
 		}
 		end := wire.EventEnd(rw.buf, p)
 		if end < 0 {
-			if len(rw.buf)+len(p) > maxFilteredResponse {
-				rw.failed = true
-				rw.buf = nil
+			if !rw.hold(len(p)) {
 				return n, io.ErrShortWrite
 			}
 			rw.buf = append(rw.buf, p...)
@@ -276,6 +290,9 @@ func (rw *responseWriter) writeSSE(p []byte) (int, error) {
 		}
 		ev := p[:end]
 		if len(rw.buf) > 0 {
+			if !rw.hold(end) {
+				return n, io.ErrShortWrite
+			}
 			rw.buf = append(rw.buf, p[:end]...)
 			ev = rw.buf
 		}
@@ -286,6 +303,7 @@ func (rw *responseWriter) writeSSE(p []byte) (int, error) {
 		}
 		rw.buf = rw.buf[:0]
 		if cap(rw.buf) > keptBuffer {
+			rw.acct.drop(rw.buf)
 			rw.buf = nil
 		}
 	}
@@ -296,6 +314,15 @@ func (rw *responseWriter) writeSSE(p []byte) (int, error) {
 // emitEvent writes one complete SSE event, rewritten for the caller, or
 // nothing when it must be withheld.
 func (rw *responseWriter) emitEvent(ev []byte) error {
+	if bytes.Count(ev, []byte("data")) > 1 {
+		// Data of several lines is joined into the scratch buffer.
+		sc, ok := rw.acct.grow(rw.scratch[:0], len(ev), maxFilteredResponse)
+		if !ok {
+			rw.short = true
+			return errShort
+		}
+		rw.scratch = sc
+	}
 	var e wire.Event
 	e, rw.scratch = wire.ParseEvent(ev, rw.scratch)
 	if e.Lines == 0 {
@@ -312,6 +339,7 @@ func (rw *responseWriter) emitEvent(ev []byte) error {
 	}
 	err = wire.WriteEvent(&rw.ResponseWriterWrapper, e, edits)
 	if cap(rw.scratch) > keptBuffer {
+		rw.acct.drop(rw.scratch)
 		rw.scratch = nil
 	}
 	return err
@@ -334,13 +362,18 @@ func (rw *responseWriter) finish() (refused bool) {
 	}
 	h := rw.Header()
 	if rw.failed {
-		body := append(rpcErrorBody(nil, wire.CodeInternalError,
-			"the gateway could not filter the reply, so it is withheld"), '\n')
-		h.Del("Content-Encoding")
-		h.Del("Mcp-Session-Id")
+		status, text := http.StatusBadGateway, "the gateway could not filter the reply, so it is withheld"
+		if rw.short {
+			status, text = http.StatusServiceUnavailable, "the gateway is short of memory for this reply; retry shortly"
+			h.Set("Retry-After", strconv.Itoa(retryAfterBudget))
+		}
+		body := append(rpcErrorBody(nil, wire.CodeInternalError, text), '\n')
+		for _, k := range []string{"Content-Encoding", "Mcp-Session-Id", "Upgrade", "Connection"} {
+			h.Del(k)
+		}
 		h.Set("Content-Type", "application/json")
 		h.Set("Content-Length", strconv.Itoa(len(body)))
-		rw.ResponseWriterWrapper.WriteHeader(http.StatusBadGateway)
+		rw.ResponseWriterWrapper.WriteHeader(status)
 		_, _ = rw.ResponseWriterWrapper.Write(body)
 	} else {
 		if rw.hadLength {
@@ -350,10 +383,31 @@ func (rw *responseWriter) finish() (refused bool) {
 		_ = edits.WriteTo(&rw.ResponseWriterWrapper, rw.buf)
 	}
 	if cap(rw.buf) > keptBuffer {
+		rw.acct.drop(rw.buf)
 		rw.buf = nil
 	}
 	return rw.failed
 }
+
+// hold makes room for n more bytes of a reply that must be read: within
+// maxFilteredResponse and the memory budget. When it cannot, the reply is
+// withheld: 502 for one too large to filter, 503 for want of memory.
+func (rw *responseWriter) hold(n int) bool {
+	if len(rw.buf)+n > maxFilteredResponse {
+		rw.failed = true
+	} else if buf, ok := rw.acct.grow(rw.buf, n, maxFilteredResponse); ok {
+		rw.buf = buf
+		return true
+	} else {
+		rw.failed, rw.short = true, true
+	}
+	rw.acct.drop(rw.buf)
+	rw.buf = nil
+	return false
+}
+
+// errShort ends a stream for want of memory.
+var errShort = errors.New("mcp_auth: memory budget exhausted")
 
 // placeholdersOf returns the request's replacer, if any.
 func placeholdersOf(r *http.Request) *caddy.Replacer {

@@ -51,6 +51,7 @@ type bindingKeys struct {
 	task    []byte      // task ids: HMAC key
 	state   []byte      // request states: HMAC key
 	cursor  cipher.AEAD // cursors: AES-256-GCM
+	hidden  cipher.AEAD // hidden names: AES-256-GCM
 }
 
 func deriveKeys(key []byte) (*bindingKeys, error) {
@@ -59,15 +60,22 @@ func deriveKeys(key []byte) (*bindingKeys, error) {
 		h.Write([]byte("mcp_auth " + label))
 		return h.Sum(nil)
 	}
-	block, err := aes.NewCipher(derive("cursor key"))
+	gcm := func(label string) (cipher.AEAD, error) {
+		block, err := aes.NewCipher(derive(label))
+		if err != nil {
+			return nil, err
+		}
+		return cipher.NewGCM(block)
+	}
+	cursor, err := gcm("cursor key")
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	hidden, err := gcm("hidden name key")
 	if err != nil {
 		return nil, err
 	}
-	return &bindingKeys{session: key, task: derive("task id key"), state: derive("request state key"), cursor: aead}, nil
+	return &bindingKeys{session: key, task: derive("task id key"), state: derive("request state key"), cursor: cursor, hidden: hidden}, nil
 }
 
 const sessionKeyStorageKey = "mcp_auth/session_key"

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,9 @@ import (
 type principal struct {
 	// id is the namespaced identity for anything keyed on identity
 	// (session binding, audit, throttling): "token:<name>" for a static
-	// token, "jwt:<iss>#<sub>" for an access token.
+	// token, "jwt:<iss>#<sub>" for an access token's user and
+	// "jwt:<iss>#client:<client_id>" for a client acting for itself (an
+	// introspected token without sub); see userPrincipalID.
 	id string
 	// name is the plain public name: the token name, or a JWT's sub. It is
 	// {http.auth.user.id}.
@@ -28,6 +31,9 @@ type principal struct {
 	scopes   []string
 	clientID string
 	exp      time.Time
+	// authority is set for an introspected token: a GET stream opened
+	// with it is re-checked when the answer's cache entry ends.
+	authority *authority
 	// placeholders, boxed once so that publishing them costs nothing.
 	boxed [5]any
 }
@@ -56,22 +62,42 @@ func (p *principal) setPlaceholders(repl *caddy.Replacer) {
 // JWT access tokens and introspected opaque tokens plug into, in the
 // spirit of Caddy's caddyauth.Authenticator. verify returns the caller, or
 // why the credential is refused; errNotMine passes the credential to the
-// next verifier.
+// next verifier. at is the client presenting it (zero when none is known).
 type verifier interface {
-	verify(ctx context.Context, tok string) (*principal, *rejection)
+	verify(ctx context.Context, tok string, at attempt) (*principal, *rejection)
 	// close releases what the verifier holds (Cleanup).
 	close()
 }
 
+// attempt is the client presenting a credential, as the verifiers see
+// it: the group its failures count under, and the throttle that counts
+// them (nil when throttling is off). A verifier that asks a remote server
+// bounds and charges its requests by it.
+type attempt struct {
+	group    netip.Prefix
+	throttle *throttle
+}
+
 // rejection is why a credential was refused.
 type rejection struct {
-	status int // 401, or 503 while the authorization server cannot tell
+	// status is 401; 503 while the authorization server cannot tell (or
+	// may not be asked now); 429 when the client's failure budget is spent.
+	status int
 	reason string
+	// refusal is the refusal reason (the metric label) of a 401; ""
+	// means invalid_token.
+	refusal string
 	// wrong marks a credential that no authorization server issued for us
 	// (garbage, a forged or tampered signature, an unknown key): it counts
 	// towards failed-credential throttling. An expired or otherwise
 	// genuine token does not.
 	wrong bool
+	// counted: the failure was charged to the client's budget already (an
+	// introspection request is charged when it is sent).
+	counted bool
+	// retryAfter is the Retry-After of a 503 or 429, in seconds; 0 for the
+	// default.
+	retryAfter int
 }
 
 // errNotMine: the credential is not of this verifier's kind.
@@ -84,6 +110,33 @@ func reject(reason string) *rejection {
 func rejectWrong(reason string) *rejection {
 	return &rejection{status: http.StatusUnauthorized, reason: reason, wrong: true}
 }
+
+// rejectMalformed refuses a token whose signature verified (or an
+// answer of the authorization server) but whose claims are malformed: a
+// duplicate key, an exp that is not a number. It is the issuer's fault,
+// not a guess: it never counts as a wrong credential.
+func rejectMalformed(reason string) *rejection {
+	return &rejection{status: http.StatusUnauthorized, reason: reason, refusal: reasonMalformedClaims}
+}
+
+// userPrincipalID is the principal of an access token's user (its sub):
+// "jwt:<iss>#<sub>". A sub that begins with "client:" or "%" gets a "%"
+// in front, so that no user is ever the principal of a client
+// (clientPrincipalID) or of another user.
+func userPrincipalID(iss, sub string) string {
+	if strings.HasPrefix(sub, clientPrefix) || strings.HasPrefix(sub, "%") {
+		sub = "%" + sub
+	}
+	return "jwt:" + iss + "#" + sub
+}
+
+// clientPrincipalID is the principal of a client acting for itself (a
+// client-credentials token that names no sub): "jwt:<iss>#client:<id>".
+func clientPrincipalID(iss, clientID string) string {
+	return "jwt:" + iss + "#" + clientPrefix + clientID
+}
+
+const clientPrefix = "client:"
 
 // tokenStore holds the static tokens by the SHA-256 digest of the token,
 // so that the time a lookup takes depends on the digest, never on how
@@ -102,7 +155,8 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 	}
 	repl := caddy.NewReplacer()
 	s := &tokenStore{tokens: make(map[[32]byte]*principal, len(all))}
-	byName := make(map[string]bool, len(all))
+	byName := make(map[string]string, len(all)) // name → where
+	secretAt := make(map[[32]byte]string, len(all))
 	for _, t := range all {
 		if t.Name == "" {
 			return nil, fmt.Errorf("%s: name is required", t.where)
@@ -111,10 +165,10 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 		fail := func(format string, a ...any) error {
 			return fmt.Errorf("token %q: %s (%s)", t.Name, fmt.Sprintf(format, a...), t.where)
 		}
-		if byName[t.Name] {
-			return nil, fail("duplicate token name")
+		if first, dup := byName[t.Name]; dup {
+			return nil, fail("duplicate token name (first at %s)", first)
 		}
-		byName[t.Name] = true
+		byName[t.Name] = t.where
 		if len(t.Roles) == 0 {
 			return nil, fail("at least one role is required")
 		}
@@ -122,7 +176,7 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 		for _, rn := range t.Roles {
 			cr, ok := roles[rn]
 			if !ok {
-				return nil, fail("unknown role %q", rn)
+				return nil, fail("unknown role %q%s", rn, nearestRole(rn, roles))
 			}
 			p.roles = append(p.roles, cr)
 		}
@@ -139,9 +193,10 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 			return nil, fail("%v", err)
 		}
 		if other, dup := s.tokens[d]; dup {
-			return nil, fail("same secret as token %q", other.name)
+			return nil, fail("same secret as token %q (%s)", other.name, secretAt[d])
 		}
 		s.tokens[d] = p.box()
+		secretAt[d] = t.where
 	}
 	return s, nil
 }
@@ -149,7 +204,7 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 // lookup finds the principal of a presented token.
 func (s *tokenStore) lookup(tok string) *principal { return s.tokens[digestOf(tok)] }
 
-func (s *tokenStore) verify(_ context.Context, tok string) (*principal, *rejection) {
+func (s *tokenStore) verify(_ context.Context, tok string, _ attempt) (*principal, *rejection) {
 	if p := s.lookup(tok); p != nil {
 		return p, nil
 	}
@@ -247,14 +302,15 @@ func newRoleMapper(block string, roles map[string]*compiledRole, rolesClaim stri
 	return rm, nil
 }
 
-// principalFor builds the principal of a verified token.
-func (rm *roleMapper) principalFor(c *accessClaims, raw map[string]any) *principal {
+// principalFor builds the principal of a verified token, named id
+// (userPrincipalID or clientPrincipalID).
+func (rm *roleMapper) principalFor(id string, c *accessClaims, raw map[string]any) *principal {
 	scopes := scopeList(c.Scope)
 	if c.Scope == nil {
 		scopes = scopeList(c.Scp)
 	}
 	p := &principal{
-		id:       "jwt:" + c.Issuer + "#" + c.Subject,
+		id:       id,
 		name:     c.Subject,
 		scopes:   scopes,
 		clientID: c.ClientID,

@@ -27,28 +27,43 @@ const (
 
 // matrixSite is the config under attack. deny_with status makes a denied
 // call a 403 (the default, jsonrpc, answers 200 with a JSON-RPC error, so
-// a status would not tell refusals apart); the rest is the default.
+// a status would not tell refusals apart); the rest is the default. The
+// /strict route is the same with min_protocol_version 2026-07-28.
 const matrixSite = `http://:{PORT} {
-	mcp_auth {
-		token alice ` + aliceTok + ` admin
-		token bob   ` + bobTok + `   reader
-		role admin {
-			allow *
-			deny  tools/call delete_*
+	handle /strict/* {
+		mcp_auth {
+			{AUTH}
+			min_protocol_version 2026-07-28
 		}
-		role reader {
-			allow tools/list
-			allow tools/call echo get_*
-			allow resources/read file:///docs/*
-		}
-		deny_with       status
-		identity_header X-MCP-User
-		roles_header    X-MCP-Roles
-		allowed_origins http://good.example
+		reverse_proxy {BACKEND}
 	}
-	reverse_proxy {BACKEND}
+	handle {
+		mcp_auth {
+			{AUTH}
+		}
+		reverse_proxy {BACKEND}
+	}
 }
 `
+
+// matrixAuth is the body of both mcp_auth blocks.
+const matrixAuth = `token alice ` + aliceTok + ` admin
+			token bob   ` + bobTok + `   reader
+			role admin {
+				allow *
+				deny  tools/call delete_*
+			}
+			role reader {
+				allow tools/list
+				allow tools/call echo get_*
+				allow resources/read file:///docs/* skill://docs/*
+				allow resources/subscribe file:///docs/*
+				allow resources/unsubscribe file:///docs/*
+			}
+			deny_with       status
+			identity_header X-MCP-User
+			roles_header    X-MCP-Roles
+			allowed_origins http://good.example`
 
 // matrixGlobal bounds the time a request body may take: without it Caddy
 // (and Go) wait for a trickling body as long as bytes keep coming.
@@ -266,7 +281,7 @@ func matrixCases() []hcase {
 	add(hcase{class: "credential", name: "token in query access_token", req: build("POST", "/mcp?access_token="+bobTok, hdrs{ctJSON}, []byte(echo)), want: 401, by: byModule, note: "never read from the URL"})
 	add(hcase{class: "credential", name: "token in query token and authorization", req: build("POST", "/mcp?token="+bobTok+"&authorization=Bearer%20"+bobTok, hdrs{ctJSON}, []byte(echo)), want: 401, by: byModule})
 	add(hcase{class: "credential", name: "token only in a chunked trailer", req: build("POST", "/mcp", hdrs{ctJSON, "Trailer: Authorization", "Transfer-Encoding: chunked"},
-		append(bytes.TrimSuffix(chunked([]byte(echo), 1<<10), []byte("\r\n")), []byte(auth(bobTok)+"\r\n\r\n")...)), want: 401, by: byModule, note: "trailers are not headers"})
+		append(bytes.TrimSuffix(chunked([]byte(echo), 1<<10), []byte("\r\n")), []byte(auth(bobTok)+"\r\n\r\n")...)), want: 400, by: byModule, note: "trailers are not headers: a declared trailer is refused before any credential is asked for"})
 	add(hcase{class: "credential", name: "valid token, spoofed identity headers", req: postAs(bobTok, echo, "X-MCP-User: token:alice", "X-Mcp_User: token:alice", "X-MCP-Roles: admin"),
 		want: 200, by: byCaddy, forwarded: true, note: "client copies removed, gateway's set", check: upstreamIdentity("token:bob", "reader")})
 
@@ -439,16 +454,22 @@ func matrixCases() []hcase {
 	add(hcase{class: "policy", name: "reader lists tools (control)", req: postAs(bobTok, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`), want: 200, by: byCaddy, forwarded: true})
 	add(hcase{class: "policy", name: "reader GET stream (control)", req: build("GET", "/mcp", hdrs{auth(bobTok), "Accept: text/event-stream"}, nil), want: 200, by: byCaddy, forwarded: true,
 		stream: true, note: "an SSE stream; the test reads its head"})
-	return cases
+	cases = append(cases, differentialCases()...)
+	return append(cases, revisionCases()...)
 }
 
 func TestHostileMatrix(t *testing.T) {
-	be := newBackend(t, true)
-	c := startCaddy(t, matrixGlobal, strings.ReplaceAll(matrixSite, "{BACKEND}", be.addr()))
+	be := newMatrixBackend(t)
+	c := startCaddy(t, matrixGlobal, strings.NewReplacer("{AUTH}", matrixAuth, "{BACKEND}", be.addr()).Replace(matrixSite))
 	cases := matrixCases()
 
 	refused, controls := 0, 0
+	names := map[string]bool{}
 	for _, tc := range cases {
+		if names[tc.class+"/"+tc.name] {
+			t.Errorf("two cases named %s/%s", tc.class, tc.name)
+		}
+		names[tc.class+"/"+tc.name] = true
 		if tc.forwarded {
 			controls++
 		} else {
@@ -462,7 +483,7 @@ func TestHostileMatrix(t *testing.T) {
 
 	for _, tc := range cases {
 		t.Run(tc.class+"/"+tc.name, func(t *testing.T) {
-			before, rec := be.count(), be.recorded()
+			before, rec, arrived := be.count(), be.recorded(), be.arrived()
 			timeout := 10 * time.Second
 			method := tc.method
 			if method == "" {
@@ -502,6 +523,9 @@ func TestHostileMatrix(t *testing.T) {
 				if r.Header.Get("Authorization") != "" {
 					t.Errorf("Authorization reached the backend")
 				}
+			}
+			for _, tr := range be.trailersSince(arrived) {
+				t.Errorf("request trailers reached the backend: %v", tr)
 			}
 			switch tc.by {
 			case byModule:
@@ -575,25 +599,46 @@ func matrixMarkdown(cases []hcase) string {
 	b.WriteString("`no`. *Answered by*: `mcp_auth` (a JSON body), `Go` (Go's HTTP server refuses the request\n")
 	b.WriteString("itself, plain text, before any handler runs) or `backend` (passed on).\n\n")
 	b.WriteString("Config: tokens `alice` (admin: all but `tools/call delete_*`) and `bob` (reader: `tools/list`,\n")
-	b.WriteString("`tools/call echo get_*`, `resources/read file:///docs/*`), `deny_with status`,\n")
-	b.WriteString("`allowed_origins http://good.example`, `identity_header`/`roles_header`, `max_body` 1 MiB\n")
-	b.WriteString("(default), and the server options `timeouts { read_body 2s }` and `max_header_size 256KiB`\n")
-	b.WriteString("(with Caddy's default of 16 KiB a 64 KiB token gets Go's 431 instead of the module's 403).\n\n")
-	refused, fwd, findings := 0, 0, 0
+	b.WriteString("`tools/call echo get_*`, `resources/read file:///docs/* skill://docs/*`, `resources/subscribe` and\n")
+	b.WriteString("`resources/unsubscribe file:///docs/*`), `deny_with status`, `allowed_origins http://good.example`,\n")
+	b.WriteString("`identity_header`/`roles_header`, `max_body` 1 MiB (default); the same on `/strict/*` with\n")
+	b.WriteString("`min_protocol_version 2026-07-28`; and the server options `timeouts { read_body 2s }` and\n")
+	b.WriteString("`max_header_size 256KiB` (with Caddy's default of 16 KiB a 64 KiB token gets Go's 431 instead\n")
+	b.WriteString("of the module's 403). Besides each row's own check, every row asserts that no token, no\n")
+	b.WriteString("`Authorization` header and no request trailer reached the backend.\n\n")
+	b.WriteString("Cleartext HTTP/2 by upgrade (what `curl --http2 http://…` sends: `Upgrade: h2c`,\n")
+	b.WriteString("`Connection: Upgrade, HTTP2-Settings`) is refused like every `Upgrade`; use TLS, or\n")
+	b.WriteString("`--http2-prior-knowledge` where the server enables h2c.\n\n")
+	// A finding is a row whose outcome is reported against the module (see
+	// its note); it counts as refused or forwarded like any other row.
+	var classes []string
+	perClass := map[string][3]int{}
+	var total [3]int
 	for _, tc := range cases {
-		switch {
-		case tc.finding:
-			findings++
-			fwd++
-		case tc.forwarded:
-			fwd++
-		default:
-			refused++
+		n, ok := perClass[tc.class]
+		if !ok {
+			classes = append(classes, tc.class)
 		}
+		i := 0
+		if tc.forwarded {
+			i = 1
+		}
+		n[i]++
+		total[i]++
+		if tc.finding {
+			n[2]++
+			total[2]++
+		}
+		perClass[tc.class] = n
 	}
-	fmt.Fprintf(&b, "%d requests: %d refused with nothing forwarded, %d forwarded (controls, and %d findings marked **finding**).\n\n",
-		len(cases), refused, fwd, findings)
-	b.WriteString("| class | request | status | answered by | forwarded | note |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "%d requests: %d refused with nothing forwarded, %d forwarded (controls, and findings); %d findings marked **finding**.\n\n",
+		len(cases), total[0], total[1], total[2])
+	b.WriteString("| class | refused | forwarded | findings |\n|---|---|---|---|\n")
+	for _, c := range classes {
+		n := perClass[c]
+		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", c, n[0], n[1], n[2])
+	}
+	b.WriteString("\n| class | request | status | answered by | forwarded | note |\n|---|---|---|---|---|---|\n")
 	for _, tc := range cases {
 		fw := "no"
 		if tc.forwarded {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,12 +55,20 @@ func rpcMessage(t *testing.T, r rawResponse) []byte {
 	return nil
 }
 
-// TestHideDeniedMatchesGoSDKUnknownItem: with hide_denied (default style
-// go), the answer to a tool, prompt or resource the reader may not use is
-// byte for byte, on the wire, the answer the same go-sdk server gives for
-// one that does not exist (asked by the admin, who may ask for anything),
-// up to the name; the SDK client surfaces the same error; nothing is
-// forwarded. In both reply modes.
+// sealedName is the name a hidden item reaches the backend under: a token
+// sealed for the caller (a URI's in the x-mcpauth: scheme).
+var sealedName = regexp.MustCompile(`^(x-mcpauth:)?mcpauth-h\.[A-Za-z0-9_-]{40,}$`)
+
+// TestHideDeniedMatchesGoSDKUnknownItem: with hide_denied, the answer to a
+// tool, prompt or resource the reader may not use is byte for byte, on the
+// wire, the answer the same go-sdk server gives for one that does not
+// exist (asked by the admin, who may ask for anything), up to the name;
+// the SDK client surfaces the same error. The denied call reaches the
+// backend once, under a sealed token in place of its name (of the whole
+// URI: it can match no resource or template), never under its own, and
+// the denied tool does not run. In both reply modes.
+// (TestHiddenAnsweredAsUnknownGoSDK compares whole answers, headers and
+// framing included.)
 func TestHideDeniedMatchesGoSDKUnknownItem(t *testing.T) {
 	for _, mode := range statefulModes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -91,10 +100,18 @@ func TestHideDeniedMatchesGoSDKUnknownItem(t *testing.T) {
 					})
 					return r, rpcMessage(t, r)
 				}
-				before := b.postCount()
+				before := len(b.requests())
 				hr, hidden := call(bobRaw, bob, c.hidden)
-				if n := b.postCount() - before; n != 0 {
-					t.Errorf("%s %s (hidden): %d POST(s) reached the backend", c.method, c.hidden, n)
+				// Forwarded once, under a sealed token in place of the
+				// hidden name.
+				var got []string
+				for _, r := range b.requests()[before:] {
+					got = append(got, r.RPC...)
+				}
+				stem := c.method + " "
+				if len(got) != 1 || !strings.HasPrefix(got[0], stem) || !sealedName.MatchString(strings.TrimPrefix(got[0], stem)) ||
+					strings.Contains(got[0], c.hidden) {
+					t.Errorf("%s %s (hidden): the backend got %q, want one %s<sealed token>", c.method, c.hidden, got, stem)
 				}
 				ur, unknown := call(aliceRaw, alice, c.unknown)
 				if !b.sawRPC(c.method + " " + c.unknown) {
@@ -152,6 +169,9 @@ func TestHideDeniedMatchesGoSDKUnknownItem(t *testing.T) {
 				if b.sawRPC(c.method + " " + c.hidden) {
 					t.Errorf("%s %s reached the backend", c.method, c.hidden)
 				}
+			}
+			if n := b.calls("delete_db"); n != 0 {
+				t.Errorf("the hidden delete_db ran %d time(s)", n)
 			}
 			b.assertNoAuthorization(t)
 		})

@@ -200,13 +200,37 @@ func Classify(body []byte, out *Body) *Error {
 			}
 			i = skipWS(body, next)
 			if body[i] == ']' {
-				return nil
+				return duplicateIDs(out.Msgs)
 			}
 			i = skipWS(body, i+1) // ','
 		}
 	default:
 		return invalidReq(nil, "invalid request: not a JSON-RPC message")
 	}
+}
+
+// duplicateIDs refuses a batch in which two requests share an id: the
+// TypeScript SDK runs both and answers one, the Go SDK runs only the
+// first.
+func duplicateIDs(msgs []Message) *Error {
+	seen := make(map[string]bool, len(msgs))
+	for i := range msgs {
+		if msgs[i].Kind != KindRequest {
+			continue
+		}
+		key := string(msgs[i].ID)
+		if key[0] == '"' {
+			s, _ := DecodeString(msgs[i].ID)
+			key = "s" + s
+		} else if key == "-0" {
+			key = "0"
+		}
+		if seen[key] {
+			return ambiguous(nil, "invalid request: two requests of the batch have the id "+string(msgs[i].ID))
+		}
+		seen[key] = true
+	}
+	return nil
 }
 
 // field flags of a message.
@@ -304,6 +328,9 @@ func parseMessage(body []byte, i int, m *Message) (int, *Error) {
 		}
 		name, ok := DecodeString(body[method.Start:method.End])
 		if !ok || name == "" {
+			if raw := body[method.Start:method.End]; raw[0] == '"' && loneSurrogate(raw[1:len(raw)-1]) {
+				return end, ambiguous(id, "invalid request: method must be a non-empty string; it holds an escaped lone surrogate")
+			}
 			return end, invalidReq(id, "invalid request: method must be a non-empty string")
 		}
 		m.Action.Method = name
@@ -369,7 +396,7 @@ func (m *Message) readParams(body []byte, p int, id []byte) *Error {
 		}
 		s, ok := DecodeString(body[at.Start:at.End])
 		if !ok {
-			err = invalidParams(id, "invalid params: "+what+" must be a string")
+			err = stringError(body, at, id, what+" must be a string")
 			return Field{}
 		}
 		return Field{Value: s, At: at}
@@ -451,7 +478,7 @@ func (m *Message) setTarget(body []byte, at Span, id []byte, what string, isURI 
 	}
 	s, ok := DecodeString(body[at.Start:at.End])
 	if !ok || s == "" {
-		return invalidParams(id, "invalid params: "+m.Action.Method+" needs "+what+", a non-empty string")
+		return stringError(body, at, id, m.Action.Method+" needs "+what+", a non-empty string")
 	}
 	if isURI {
 		if why := URIProblem(s); why != "" {
@@ -460,6 +487,17 @@ func (m *Message) setTarget(body []byte, at Span, id []byte, what string, isURI 
 	}
 	m.Action.Target, m.Action.HasTarget, m.TargetAt = s, true, at
 	return nil
+}
+
+// stringError refuses a judged field that is not a non-empty string: as
+// ambiguous when it is a string with an escaped lone surrogate (which
+// decoders read differently), else as invalid params.
+func stringError(body []byte, at Span, id []byte, what string) *Error {
+	raw := body[at.Start:at.End]
+	if len(raw) > 2 && raw[0] == '"' && loneSurrogate(raw[1:len(raw)-1]) {
+		return &Error{Code: CodeInvalidParams, Msg: "invalid params: " + what + "; it holds an escaped lone surrogate", ID: id, Class: ErrAmbiguous}
+	}
+	return invalidParams(id, "invalid params: "+what)
 }
 
 // readRef reads params.ref of completion/complete.
@@ -494,14 +532,15 @@ func (m *Message) readRef(body []byte, at Span, id []byte) *Error {
 	default:
 		return invalidParams(id, `invalid params: params.ref.type must be "ref/prompt" or "ref/resource"`)
 	}
-	s, ok := "", false
-	if target.Len() > 0 {
-		s, ok = DecodeString(body[target.Start:target.End])
+	m.Action.Ref = t
+	if target.Len() == 0 {
+		return nil // no name or uri: no target, as for any other method
 	}
+	s, ok := DecodeString(body[target.Start:target.End])
 	if !ok || s == "" {
-		return invalidParams(id, "invalid params: params.ref of type "+t+" needs a non-empty name or uri")
+		return stringError(body, target, id, "params.ref of type "+t+" needs a non-empty name or uri")
 	}
-	m.Action.Ref, m.Action.Target, m.Action.HasTarget, m.TargetAt = t, s, true, target
+	m.Action.Target, m.Action.HasTarget, m.TargetAt = s, true, target
 	return nil
 }
 

@@ -266,3 +266,35 @@ func TestURICanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyAmbiguities(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		class ErrClass
+	}{
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}]`, ErrAmbiguous},
+		{`[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","id":"\u0061","method":"ping"}]`, ErrAmbiguous},
+		{`[{"jsonrpc":"2.0","id":0,"method":"ping"},{"jsonrpc":"2.0","id":-0,"method":"ping"}]`, ErrAmbiguous},
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\ud800"}}`, ErrAmbiguous},
+		{`{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///a\udc00"}}`, ErrAmbiguous},
+		{`{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"\ud800"}}`, ErrAmbiguous},
+		{`{"jsonrpc":"2.0","id":1,"method":"p\ud800"}`, ErrAmbiguous},
+	} {
+		err := Classify([]byte(tc.body), new(Body))
+		if err == nil || err.Class != tc.class {
+			t.Errorf("%s: %+v, want class %d", tc.body, err, tc.class)
+		}
+	}
+	// A response may share a request's id (it answers the server), and
+	// ids of different types differ.
+	for _, body := range []string{
+		`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":1,"result":{}}]`,
+		`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":"1","method":"ping"}]`,
+		`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"argument":{"name":"a","value":""}}}`,
+		`{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt"}}}`,
+	} {
+		if err := Classify([]byte(body), new(Body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"strconv"
+	"strings"
 )
 
 // ErrUnfilterable is returned for a reply message that cannot be read
@@ -31,17 +33,21 @@ var Families = [...]Family{
 	{Key: "skills", Field: "uri", Use: "resources/read", List: "skills/list", URI: true},
 }
 
-// Subst replaces every occurrence of a token in a reply by a JSON string's
-// contents (the escaped text, without quotes).
-type Subst struct {
-	Token string
-	With  []byte
-}
+// HiddenMarker starts every name the module hands a backend in place of
+// a hidden one (and HiddenScheme every such resource URI): a sealed token
+// of base64url characters only the module can open. Wherever a backend
+// echoes one — the reply, a later notification, a replayed event — the
+// rewriter puts the caller's name back.
+const (
+	HiddenMarker = "mcpauth-h."
+	HiddenScheme = "x-mcpauth:"
+)
 
 // Policy is what a caller may see of the replies.
 type Policy interface {
 	// MayUse reports whether the caller may use an item: use is a
-	// family's Use method, item its name or URI.
+	// family's Use method, item its name or URI (valid only during the
+	// call: it may alias the reply's bytes).
 	MayUse(use, item string) bool
 	// MaySubscribe judges a notifications/resources/updated, and each
 	// URI a notifications/subscriptions/acknowledged names.
@@ -62,6 +68,9 @@ type Binder interface {
 	// State maps the requestState of an input_required result to the one
 	// the client gets.
 	State(state string) (string, bool)
+	// Unhide opens a hidden-name token (HiddenMarker and its base64url
+	// run); ok is false for one not sealed for this caller.
+	Unhide(token string) (name string, ok bool)
 }
 
 // Rewriter rewrites the JSON-RPC messages of one caller's replies. With
@@ -70,12 +79,9 @@ type Binder interface {
 type Rewriter struct {
 	Policy Policy
 	Binder Binder
-	// Substs are applied to every message.
-	Substs []Subst
+	// Hidden: look for hidden-name tokens to put the names back.
+	Hidden bool
 }
-
-// Active reports whether the rewriter changes anything.
-func (rw *Rewriter) Active() bool { return rw.Policy != nil || rw.Binder != nil || len(rw.Substs) > 0 }
 
 // markers of the messages the rewriter reads; any other message passes
 // untouched, unparsed.
@@ -131,16 +137,8 @@ func containsKey(msg []byte, key string) bool {
 // see).
 func (rw *Rewriter) Message(msg []byte, edits Edits) (out Edits, drop bool, err error) {
 	base := len(edits)
-	for _, s := range rw.Substs {
-		tok := []byte(s.Token)
-		for i := 0; ; {
-			j := bytes.Index(msg[i:], tok)
-			if j < 0 {
-				break
-			}
-			edits = append(edits, Edit{Span{i + j, i + j + len(tok)}, s.With})
-			i += j + len(tok)
-		}
+	if rw.Hidden && rw.Binder != nil {
+		edits = rw.unhide(msg, edits)
 	}
 	if rw.needsParse(msg) {
 		i := skipWS(msg, 0)
@@ -187,31 +185,40 @@ func (rw *Rewriter) batch(msg []byte, i int, edits Edits) (Edits, error) {
 	return edits, nil
 }
 
-// object rewrites one JSON-RPC message object at msg[i].
+// object rewrites one JSON-RPC message object at msg[i]. A result object
+// is rewritten while the message is walked, so that its bytes are walked
+// once; its edits are dropped again if the message turns out to be a
+// request.
 func (rw *Rewriter) object(msg []byte, i int, edits Edits) (Edits, bool, error) {
-	var result, method, params Span
-	if e := strictObject(msg, i, func(key []byte, v Span) {
+	var method, params Span
+	base := len(edits)
+	var err error
+	_, problem := visitObject(msg, i, func(key []byte, vs int) int {
 		switch string(key) {
 		case "result":
-			result = v
+			if msg[vs] == '{' && err == nil {
+				var end int
+				edits, end, err = rw.result(msg, vs, edits)
+				return end
+			}
 		case "method":
-			method = v
+			method = Span{vs, skipValue(msg, vs)}
+			return method.End
 		case "params":
-			params = v
+			params = Span{vs, skipValue(msg, vs)}
+			return params.End
 		}
-	}); e != "" {
-		return edits, false, ErrUnfilterable
+		return skipValue(msg, vs)
+	})
+	if problem != "" || err != nil {
+		return edits[:base], false, ErrUnfilterable
 	}
 	if method.Len() > 0 {
 		name, ok := DecodeString(msg[method.Start:method.End])
 		if !ok {
-			return edits, false, ErrUnfilterable
+			return edits[:base], false, ErrUnfilterable
 		}
-		return rw.serverMessage(msg, name, params, edits)
-	}
-	if result.Len() > 0 && msg[result.Start] == '{' {
-		e, err := rw.result(msg, result, edits)
-		return e, false, err
+		return rw.serverMessage(msg, name, params, edits[:base])
 	}
 	return edits, false, nil
 }
@@ -333,164 +340,201 @@ func (rw *Rewriter) acknowledged(msg []byte, params Span, edits Edits) (Edits, e
 	return edits, err
 }
 
-// result rewrites a result object: lists, task ids, the related task.
-func (rw *Rewriter) result(msg []byte, res Span, edits Edits) (Edits, error) {
-	var lists [len(Families)]Span
-	var cursor, cacheScope, task, taskID, tasks, meta, state Span
-	if e := strictObject(msg, res.Start, func(key []byte, v Span) {
-		switch string(key) {
-		case "nextCursor":
-			cursor = v
-		case "cacheScope":
-			cacheScope = v
-		case "task":
-			task = v
-		case "taskId":
-			taskID = v
-		case "tasks":
-			tasks = v
-		case "_meta":
-			meta = v
-		case "requestState":
-			state = v
-		default:
-			for i := range Families {
-				if string(key) == Families[i].Key {
-					lists[i] = v
-				}
-			}
-		}
-	}); e != "" {
-		return edits, ErrUnfilterable
-	}
-	var err error
+// result rewrites the result object at msg[i] (lists, task ids, the
+// related task, the request state) and returns its end.
+func (rw *Rewriter) result(msg []byte, i int, edits Edits) (Edits, int, error) {
+	var cursor, cacheScope, task, taskID, meta, state Span
 	list := ""
-	if rw.listsOn() {
-		for i := range Families {
-			sp := lists[i]
-			if sp.Len() == 0 {
-				continue
+	tasksSeen := false
+	var err error
+	end, problem := visitObject(msg, i, func(key []byte, vs int) int {
+		if err != nil {
+			return skipValue(msg, vs)
+		}
+		k := string(key)
+		var slot *Span
+		switch k {
+		case "nextCursor":
+			slot = &cursor
+		case "cacheScope":
+			slot = &cacheScope
+		case "task":
+			slot = &task
+		case "taskId":
+			slot = &taskID
+		case "_meta":
+			slot = &meta
+		case "requestState":
+			slot = &state
+		}
+		if slot != nil {
+			*slot = Span{vs, skipValue(msg, vs)}
+			return slot.End
+		}
+		switch k {
+		case "tasks":
+			tasksSeen = true
+			if !rw.tasksOn() {
+				break
 			}
-			if msg[sp.Start] != '[' {
-				return edits, ErrUnfilterable
+			if msg[vs] != '[' {
+				err = ErrUnfilterable
+				break
 			}
-			if list == "" {
-				list = Families[i].List
-			}
-			if edits, err = rw.filterArray(msg, sp, &Families[i], edits); err != nil {
-				return edits, err
+			var e int
+			edits, e = rw.filterTasks(msg, vs, edits)
+			return e
+		}
+		if rw.listsOn() {
+			for f := range Families {
+				if k != Families[f].Key {
+					continue
+				}
+				if msg[vs] != '[' {
+					err = ErrUnfilterable
+					return skipValue(msg, vs)
+				}
+				if list == "" {
+					list = Families[f].List
+				}
+				var e int
+				edits, e = rw.filterArray(msg, vs, &Families[f], edits)
+				return e
 			}
 		}
-		if list != "" {
-			edits = markPrivate(msg, res, cacheScope, edits)
-			if rw.Binder != nil && cursor.Len() > 0 {
-				c, ok := DecodeString(msg[cursor.Start:cursor.End])
-				if !ok {
-					return edits, ErrUnfilterable
-				}
-				if sealed, ok := rw.Binder.Cursor(list, c); ok {
-					edits = append(edits, ReplaceString(cursor, sealed))
-				}
-			}
+		return skipValue(msg, vs)
+	})
+	if problem != "" {
+		return edits, end, ErrUnfilterable
+	}
+	if err != nil {
+		return edits, end, err
+	}
+	if list != "" {
+		edits = markPrivate(msg, i, cacheScope, edits)
+	}
+	if list == "" && tasksSeen {
+		list = "tasks/list"
+	}
+	if list != "" && rw.Binder != nil && cursor.Len() > 0 {
+		c, ok := DecodeString(msg[cursor.Start:cursor.End])
+		if !ok {
+			return edits, end, ErrUnfilterable
+		}
+		if sealed, ok := rw.Binder.Cursor(list, c); ok {
+			edits = append(edits, ReplaceString(cursor, sealed))
 		}
 	}
 	if !rw.tasksOn() {
-		return edits, nil
-	}
-	if tasks.Len() > 0 && list == "" && cursor.Len() > 0 {
-		// A tasks/list page: its cursor is sealed too.
-		c, ok := DecodeString(msg[cursor.Start:cursor.End])
-		if !ok {
-			return edits, ErrUnfilterable
-		}
-		if sealed, ok := rw.Binder.Cursor("tasks/list", c); ok {
-			edits = append(edits, ReplaceString(cursor, sealed))
-		}
+		return edits, end, nil
 	}
 	if state.Len() > 0 {
 		// The opaque state of a multi-round-trip request.
 		st, ok := DecodeString(msg[state.Start:state.End])
 		if !ok {
-			return edits, ErrUnfilterable
+			return edits, end, ErrUnfilterable
 		}
 		if w, ok := rw.Binder.State(st); ok {
 			edits = append(edits, ReplaceString(state, w))
 		}
 	}
 	// A CreateTaskResult (result.task), a Task result (tasks/get,
-	// tasks/cancel: result.taskId), a tasks/list (result.tasks).
+	// tasks/cancel, the flat 2026-07-28 CreateTaskResult: result.taskId).
 	if task.Len() > 0 && msg[task.Start] == '{' {
 		if edits, err = rw.wrapTaskID(msg, task, edits); err != nil {
-			return edits, err
+			return edits, end, err
 		}
 	}
 	if taskID.Len() > 0 {
-		if edits, err = rw.wrapTaskID(msg, res, edits); err != nil {
-			return edits, err
+		id, ok := DecodeString(msg[taskID.Start:taskID.End])
+		if !ok {
+			return edits, end, ErrUnfilterable
 		}
-	}
-	if tasks.Len() > 0 {
-		if msg[tasks.Start] != '[' {
-			return edits, ErrUnfilterable
+		if w, ok := rw.Binder.Task(id); ok {
+			edits = append(edits, ReplaceString(taskID, w))
 		}
-		d := deleter{edits: &edits}
-		walkArray(msg, tasks.Start, func(item Span) bool {
-			keep := false
-			if msg[item.Start] == '{' {
-				if sp, ok := onlyString(msg, item, "taskId"); ok {
-					id, _ := DecodeString(msg[sp.Start:sp.End])
-					if rw.Binder.KeepTask(id) {
-						keep = true
-						if w, ok := rw.Binder.Task(id); ok {
-							edits = append(edits, ReplaceString(sp, w))
-						}
-					}
-				}
-			}
-			d.item(item, keep)
-			return true
-		})
-		d.finish()
 	}
 	if meta.Len() > 0 {
 		edits, err = rw.relatedTaskIn(msg, meta, edits)
 	}
-	return edits, err
+	return edits, end, err
+}
+
+// filterTasks keeps the caller's own tasks of a tasks/list, their ids
+// bound, and returns the end of the array.
+func (rw *Rewriter) filterTasks(msg []byte, i int, edits Edits) (Edits, int) {
+	d := deleter{edits: &edits}
+	end := visitArray(msg, i, func(vs int) (int, bool) {
+		ve := skipValue(msg, vs)
+		keep := false
+		if msg[vs] == '{' {
+			if sp, ok := onlyString(msg, Span{vs, ve}, "taskId"); ok {
+				id, _ := DecodeString(msg[sp.Start:sp.End])
+				if rw.Binder.KeepTask(id) {
+					keep = true
+					if w, ok := rw.Binder.Task(id); ok {
+						edits = append(edits, ReplaceString(sp, w))
+					}
+				}
+			}
+		}
+		d.item(Span{vs, ve}, keep)
+		return ve, true
+	})
+	d.finish()
+	return edits, end
 }
 
 // markPrivate sets the result's cacheScope to "private": a filtered list
 // depends on the caller's authorization and must not be shared across
 // authorization contexts (revision 2026-07-28's caching rules).
-func markPrivate(msg []byte, res, cacheScope Span, edits Edits) Edits {
+func markPrivate(msg []byte, res int, cacheScope Span, edits Edits) Edits {
 	if cacheScope.Len() > 0 {
 		return append(edits, Edit{cacheScope, []byte(`"private"`)})
 	}
-	at := skipWS(msg, res.Start+1)
+	at := skipWS(msg, res+1)
 	if msg[at] == '}' {
 		return append(edits, Edit{Span{at, at}, []byte(`"cacheScope":"private"`)})
 	}
 	return append(edits, Edit{Span{at, at}, []byte(`"cacheScope":"private",`)})
 }
 
-// filterArray deletes the items of a list that the caller may not use;
-// items that are not objects with a string in the family's field (read
-// unambiguously) are deleted too.
-func (rw *Rewriter) filterArray(msg []byte, arr Span, f *Family, edits Edits) (Edits, error) {
+// filterArray deletes the items of the list at msg[i] that the caller
+// may not use, and returns the end of the array. Items that are not
+// objects with a string in the family's field, read unambiguously, are
+// deleted too. Each item is walked once.
+func (rw *Rewriter) filterArray(msg []byte, i int, f *Family, edits Edits) (Edits, int) {
 	d := deleter{edits: &edits}
-	walkArray(msg, arr.Start, func(item Span) bool {
+	end := visitArray(msg, i, func(vs int) (int, bool) {
+		if msg[vs] != '{' {
+			ve := skipValue(msg, vs)
+			d.item(Span{vs, ve}, false)
+			return ve, true
+		}
+		// Only the family's field is read: it must stand once, with no
+		// case variant of it beside it.
+		var at Span
+		n, amb := 0, false
+		ve := visitKeys(msg, vs, func(key []byte, kvs int) (int, bool) {
+			kve := skipValue(msg, kvs)
+			if string(key) == f.Field {
+				at, n = Span{kvs, kve}, n+1
+			} else if len(key) <= maxFoldKey && mayFold(key) && strings.EqualFold(string(key), f.Field) {
+				amb = true
+			}
+			return kve, true
+		})
 		keep := false
-		if msg[item.Start] == '{' {
-			if sp, ok := onlyString(msg, item, f.Field); ok {
-				if name, ok := DecodeString(msg[sp.Start:sp.End]); ok && (!f.URI || URIProblem(name) == "") {
-					keep = rw.Policy.MayUse(f.Use, name)
-				}
+		if n == 1 && !amb && msg[at.Start] == '"' {
+			if name, ok := decodeTransient(msg[at.Start:at.End]); ok && (!f.URI || URIProblem(name) == "") {
+				keep = rw.Policy.MayUse(f.Use, name)
 			}
 		}
-		d.item(item, keep)
-		return true
+		d.item(Span{vs, ve}, keep)
+		return ve, true
 	})
 	d.finish()
-	return edits, nil
+	return edits, end
 }
 
 // onlyString returns the span of an object's string field, when the
@@ -514,18 +558,25 @@ func onlyString(msg []byte, obj Span, field string) (Span, bool) {
 	return at, true
 }
 
-// wrapTaskID replaces the taskId string of the object at obj.
-func (rw *Rewriter) wrapTaskID(msg []byte, obj Span, edits Edits) (Edits, error) {
+// findKey returns the span of a key's value in the object at obj (empty
+// when absent); an ambiguous object is unfilterable.
+func findKey(msg []byte, obj Span, key string) (Span, error) {
 	var at Span
-	if e := strictObject(msg, obj.Start, func(key []byte, v Span) {
-		if string(key) == "taskId" {
+	if e := strictObject(msg, obj.Start, func(k []byte, v Span) {
+		if string(k) == key {
 			at = v
 		}
 	}); e != "" {
-		return edits, ErrUnfilterable
+		return Span{}, ErrUnfilterable
 	}
-	if at.Len() == 0 {
-		return edits, nil
+	return at, nil
+}
+
+// wrapTaskID replaces the taskId string of the object at obj.
+func (rw *Rewriter) wrapTaskID(msg []byte, obj Span, edits Edits) (Edits, error) {
+	at, err := findKey(msg, obj, "taskId")
+	if err != nil || at.Len() == 0 {
+		return edits, err
 	}
 	id, ok := DecodeString(msg[at.Start:at.End])
 	if !ok {
@@ -539,34 +590,22 @@ func (rw *Rewriter) wrapTaskID(msg []byte, obj Span, edits Edits) (Edits, error)
 
 // relatedTask wraps the related-task entry of params._meta.
 func (rw *Rewriter) relatedTask(msg []byte, params Span, edits Edits) (Edits, error) {
-	var meta Span
-	if e := strictObject(msg, params.Start, func(key []byte, v Span) {
-		if string(key) == "_meta" {
-			meta = v
-		}
-	}); e != "" {
-		return edits, ErrUnfilterable
-	}
-	if meta.Len() == 0 {
-		return edits, nil
+	meta, err := findKey(msg, params, "_meta")
+	if err != nil || meta.Len() == 0 {
+		return edits, err
 	}
 	return rw.relatedTaskIn(msg, meta, edits)
 }
 
+// relatedTaskIn wraps the taskId of the related-task entry of a _meta
+// object.
 func (rw *Rewriter) relatedTaskIn(msg []byte, meta Span, edits Edits) (Edits, error) {
 	if msg[meta.Start] != '{' {
 		return edits, nil
 	}
-	var rel Span
-	if e := strictObject(msg, meta.Start, func(key []byte, v Span) {
-		if string(key) == MetaRelatedTask {
-			rel = v
-		}
-	}); e != "" {
-		return edits, ErrUnfilterable
-	}
-	if rel.Len() == 0 || msg[rel.Start] != '{' {
-		return edits, nil
+	rel, err := findKey(msg, meta, MetaRelatedTask)
+	if err != nil || rel.Len() == 0 || msg[rel.Start] != '{' {
+		return edits, err
 	}
 	return rw.wrapTaskID(msg, rel, edits)
 }
@@ -610,4 +649,44 @@ func (d *deleter) finish() {
 		*d.edits = append(*d.edits, Edit{Span: Span{d.runPrevEnd, d.prevEnd}})
 	}
 	d.inRun = false
+}
+
+var hiddenMarker = []byte(HiddenMarker)
+
+// unhide finds the hidden-name tokens of a message and puts the caller's
+// names back: as the text of a JSON string, escaped as JSON; where the
+// token stands quoted inside that text (the Go SDK's %q: `\"token\"`),
+// escaped as Go quotes it first. A resource URI's token is replaced
+// together with its HiddenScheme.
+func (rw *Rewriter) unhide(msg []byte, edits Edits) Edits {
+	for i := 0; ; {
+		j := bytes.Index(msg[i:], hiddenMarker)
+		if j < 0 {
+			return edits
+		}
+		start := i + j
+		end := start + len(hiddenMarker)
+		for end < len(msg) && isBase64URL(msg[end]) {
+			end++
+		}
+		i = end
+		name, ok := rw.Binder.Unhide(string(msg[start:end]))
+		if !ok {
+			continue
+		}
+		if s := start - len(HiddenScheme); s >= 0 && string(msg[s:start]) == HiddenScheme {
+			start = s
+		}
+		text := name
+		if start >= 2 && end+2 <= len(msg) && string(msg[start-2:start]) == `\"` && string(msg[end:end+2]) == `\"` {
+			q := strconv.Quote(name)
+			text = q[1 : len(q)-1]
+		}
+		quoted := Quote(text)
+		edits = append(edits, Edit{Span{start, end}, []byte(quoted[1 : len(quoted)-1])})
+	}
+}
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,9 @@ func (b testBinder) Cursor(list, c string) (string, bool) { return b.cursor(list
 func (b testBinder) Task(id string) (string, bool)        { return b.task(id), true }
 func (b testBinder) KeepTask(id string) bool              { return b.keep(id) }
 func (b testBinder) State(st string) (string, bool)       { return "s." + st, true }
+func (b testBinder) Unhide(tok string) (string, bool) {
+	return `say "hi"`, tok == HiddenMarker+"dGVzdA"
+}
 
 // readerMayUse is the reader of the root package's test roles: tools
 // search_docs and get_*, resources under file:///docs/, every prompt.
@@ -212,11 +216,27 @@ func TestRewriteNotifications(t *testing.T) {
 	}
 }
 
-func TestRewriteSubstitutes(t *testing.T) {
-	rw := &Rewriter{Substs: []Subst{{Token: "h0000000000000000000000000000000a", With: []byte(`del\"x`)}}}
-	got, _, err := rewrite(t, rw, `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool \"h0000000000000000000000000000000a\"","data":"h0000000000000000000000000000000a"}}`)
-	if err != nil || got != `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown tool \"del\"x\"","data":"del\"x"}}` {
-		t.Errorf("got %s (%v)", got, err)
+func TestRewriteUnhides(t *testing.T) {
+	rw := &Rewriter{Binder: testBinder{}, Hidden: true}
+	tok := HiddenMarker + "dGVzdA"
+	for _, tc := range []struct{ in, want string }{
+		// Quoted inside the text, as the Go SDK's %q writes it: escaped as
+		// Go quotes it, then as JSON.
+		{`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown prompt \"` + tok + `\""}}`,
+			`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"unknown prompt \"say \\\"hi\\\"\""}}`},
+		// Plain text, as the TypeScript SDK writes it.
+		{`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"MCP error -32602: Prompt ` + tok + ` not found"}}`,
+			`{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"MCP error -32602: Prompt say \"hi\" not found"}}`},
+		// A URI: the scheme goes with the token.
+		{`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"subscribed to ` + HiddenScheme + tok + `"}}`,
+			`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"subscribed to say \"hi\""}}`},
+		// A token that does not open stays.
+		{`{"jsonrpc":"2.0","id":1,"result":{"x":"` + HiddenMarker + `bm9wZQ"}}`, `{"jsonrpc":"2.0","id":1,"result":{"x":"` + HiddenMarker + `bm9wZQ"}}`},
+	} {
+		got, _, err := rewrite(t, rw, tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("in   %s\ngot  %s (%v)\nwant %s", tc.in, got, err, tc.want)
+		}
 	}
 }
 
@@ -250,4 +270,66 @@ func TestEventFraming(t *testing.T) {
 	if err := WriteEvent(&w, e, Edits{{Span: Span{6, 7}, Repl: []byte("3")}}); err != nil || w.String() != "id: 8\ndata: {\"a\":\ndata: 3}\n\n" {
 		t.Errorf("WriteEvent of two lines: %q %v", w.String(), err)
 	}
+}
+
+// FuzzRewriter: the reply rewriter never panics, and what it makes of a
+// valid message is valid JSON, with every list filtered: no item the
+// policy refuses survives (the policy refuses every name with an "x").
+func FuzzRewriter(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"},{"name":"x"}],"nextCursor":"c"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm"}],"tools":[]}}`,
+		`[{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"x"}]}},{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}]`,
+		`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"t"},"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t"}}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":{"resourceSubscriptions":["file:///x"]}}}`,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"` + HiddenMarker + `dGVzdA"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	rw := &Rewriter{
+		Policy: testPolicy{use: func(_, item string) bool { return !strings.Contains(item, "x") },
+			subscribe: func(uri string) bool { return !strings.Contains(uri, "x") }},
+		Binder: testBinder{cursor: func(list, c string) string { return c }, task: func(id string) string { return id },
+			keep: func(string) bool { return true }},
+		Hidden: true,
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		edits, drop, err := rw.Message(msg, nil)
+		if err != nil || drop {
+			return
+		}
+		at := 0
+		for _, e := range edits {
+			if e.Start < at || e.End < e.Start || e.End > len(msg) {
+				t.Fatalf("edits out of order or range: %+v", edits)
+			}
+			at = e.End
+		}
+		out := edits.Apply(nil, msg)
+		if !ValidJSON(msg) {
+			return
+		}
+		if !ValidJSON(out) {
+			t.Fatalf("valid in, invalid out:\n%s\n%s", msg, out)
+		}
+		// What a client reads: encoding/json, last duplicate wins. No
+		// listed item it reads may be one the policy refuses.
+		var m struct {
+			Result map[string]json.RawMessage `json:"result"`
+		}
+		if json.Unmarshal(out, &m) != nil {
+			return
+		}
+		for _, f := range Families {
+			var items []map[string]any
+			if json.Unmarshal(m.Result[f.Key], &items) != nil {
+				continue
+			}
+			for _, it := range items {
+				if name, _ := it[f.Field].(string); strings.Contains(name, "x") {
+					t.Fatalf("a refused item survived:\n%s\n%s", msg, out)
+				}
+			}
+		}
+	})
 }

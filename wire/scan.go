@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	segjson "github.com/segmentio/encoding/json"
 )
@@ -23,7 +24,15 @@ func (s Span) Len() int { return s.End - s.Start }
 // encoding/json's), and bounds nesting at encoding/json's 10,000 levels.
 // It accepts exactly what encoding/json.Valid accepts (FuzzValidJSON).
 func ValidJSON(b []byte) bool {
-	return segjson.Valid(b) && nestingAtMost(b, 10000)
+	if !segjson.Valid(b) {
+		return false
+	}
+	// Fewer than 10,000 opening brackets cannot nest deeper: the common
+	// case is counted, not walked.
+	if bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= 10000 {
+		return true
+	}
+	return nestingAtMost(b, 10000)
 }
 
 // nestingAtMost reports whether the (valid) JSON b nests at most max
@@ -121,84 +130,13 @@ func skipValue(b []byte, i int) int {
 	}
 }
 
-// walkObject calls f with each key (escapes decoded) and the span of its
-// raw value, for the object at b[i], and returns the index after it. f
-// returns false to stop early (walkObject then returns the end of that
-// value).
-func walkObject(b []byte, i int, f func(key []byte, v Span) bool) int {
-	i = skipWS(b, i+1) // '{'
-	if i >= len(b) || b[i] == '}' {
-		return i + 1
+// decodeTransient is DecodeString without a copy for a string without
+// escapes: the result aliases raw and must not be kept.
+func decodeTransient(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return unsafe.String(&raw[1], len(raw)-2), true
 	}
-	for i < len(b) {
-		kEnd := skipString(b, i)
-		key := b[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = decodeKey(b[i:kEnd])
-		}
-		i = skipWS(b, kEnd)
-		i = skipWS(b, i+1) // ':'
-		vEnd := skipValue(b, i)
-		if !f(key, Span{i, vEnd}) {
-			return vEnd
-		}
-		i = skipWS(b, vEnd)
-		if i >= len(b) || b[i] == '}' {
-			return i + 1
-		}
-		i = skipWS(b, i+1) // ','
-	}
-	return i
-}
-
-// walkArray calls f with the span of each element of the array at b[i]
-// and returns the index after it.
-func walkArray(b []byte, i int, f func(v Span) bool) int {
-	i = skipWS(b, i+1) // '['
-	if i >= len(b) || b[i] == ']' {
-		return i + 1
-	}
-	for i < len(b) {
-		vEnd := skipValue(b, i)
-		if !f(Span{i, vEnd}) {
-			return vEnd
-		}
-		i = skipWS(b, vEnd)
-		if i >= len(b) || b[i] == ']' {
-			return i + 1
-		}
-		i = skipWS(b, i+1) // ','
-	}
-	return i
-}
-
-// decodeKey decodes a quoted key with escapes. Lone surrogates decode to
-// U+FFFD, as in encoding/json.
-func decodeKey(raw []byte) []byte {
-	var s string
-	_ = json.Unmarshal(raw, &s) // valid JSON: cannot fail
-	return []byte(s)
-}
-
-// DecodeString decodes a raw JSON string value; ok is false when raw is
-// absent, not a string, or holds an escaped lone surrogate (which
-// JavaScript keeps as it is and Go turns into U+FFFD: two readings).
-func DecodeString(raw []byte) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner), true
-	}
-	if loneSurrogate(inner) {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
+	return DecodeString(raw)
 }
 
 // loneSurrogate reports whether a string's escapes hold a \uD800–\uDFFF
@@ -387,3 +325,121 @@ func strictObject(b []byte, i int, f func(key []byte, v Span)) string {
 
 // validUTF8 reports whether b is valid UTF-8.
 func validUTF8(b []byte) bool { return utf8.Valid(b) }
+
+// visitKeys walks the object at b[i] and calls f with each key (escapes
+// decoded) and the start of its value; f returns the end of the value,
+// having read it or skipped it, so that every byte is walked once, and
+// whether to go on. It returns the end of the object, or of the value at
+// which f stopped.
+func visitKeys(b []byte, i int, f func(key []byte, vs int) (int, bool)) int {
+	i = skipWS(b, i+1) // '{'
+	if i >= len(b) || b[i] == '}' {
+		return i + 1
+	}
+	for i < len(b) {
+		kEnd := skipString(b, i)
+		key := b[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			key = decodeKey(b[i:kEnd])
+		}
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // ':'
+		end, more := f(key, i)
+		if !more {
+			return end
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] == '}' {
+			return i + 1
+		}
+		i = skipWS(b, i+1) // ','
+	}
+	return i
+}
+
+// visitObject is visitKeys with the key checks of keySet: it returns the
+// first duplicate or case-variant key, if any (f is not called for that
+// key or any after it), and always the end of the object.
+func visitObject(b []byte, i int, f func(key []byte, vs int) int) (int, string) {
+	var seen keySet
+	problem := ""
+	end := visitKeys(b, i, func(key []byte, vs int) (int, bool) {
+		if problem == "" {
+			problem = seen.add(key)
+		}
+		if problem != "" {
+			return skipValue(b, vs), true
+		}
+		return f(key, vs), true
+	})
+	return end, problem
+}
+
+// walkObject calls f with each key and the span of its raw value; f
+// returns false to stop early.
+func walkObject(b []byte, i int, f func(key []byte, v Span) bool) int {
+	return visitKeys(b, i, func(key []byte, vs int) (int, bool) {
+		ve := skipValue(b, vs)
+		return ve, f(key, Span{vs, ve})
+	})
+}
+
+// visitArray walks the array at b[i] and calls f with the start of each
+// element; f returns its end and whether to go on. It returns the end of
+// the array, or of the element at which f stopped.
+func visitArray(b []byte, i int, f func(vs int) (int, bool)) int {
+	i = skipWS(b, i+1) // '['
+	if i >= len(b) || b[i] == ']' {
+		return i + 1
+	}
+	for i < len(b) {
+		end, more := f(i)
+		if !more {
+			return end
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] == ']' {
+			return i + 1
+		}
+		i = skipWS(b, i+1) // ','
+	}
+	return i
+}
+
+// walkArray calls f with the span of each element; f returns false to
+// stop early.
+func walkArray(b []byte, i int, f func(v Span) bool) int {
+	return visitArray(b, i, func(vs int) (int, bool) {
+		ve := skipValue(b, vs)
+		return ve, f(Span{vs, ve})
+	})
+}
+
+// decodeKey decodes a quoted key with escapes. Lone surrogates decode to
+// U+FFFD, as in encoding/json.
+func decodeKey(raw []byte) []byte {
+	var s string
+	_ = json.Unmarshal(raw, &s) // valid JSON: cannot fail
+	return []byte(s)
+}
+
+// DecodeString decodes a raw JSON string value; ok is false when raw is
+// absent, not a string, or holds an escaped lone surrogate (which
+// JavaScript keeps as it is and Go turns into U+FFFD: two readings).
+func DecodeString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner), true
+	}
+	if loneSurrogate(inner) {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}

@@ -27,7 +27,7 @@ func EventEnd(prev, p []byte) int {
 		if c != '\n' && c != '\r' {
 			// Line content: jump to the line's end. What matters there is
 			// the two bytes before it.
-			j := bytes.IndexAny(p[i:], "\r\n")
+			j := indexLineEnd(p[i:])
 			if j < 0 {
 				return -1
 			}
@@ -105,7 +105,7 @@ func ParseEvent(ev, scratch []byte) (Event, []byte) {
 // lineEnd returns the end of the line that starts at i and the start of
 // the next one.
 func lineEnd(b []byte, i int) (end, next int) {
-	j := bytes.IndexAny(b[i:], "\r\n")
+	j := indexLineEnd(b[i:])
 	if j < 0 {
 		return len(b), len(b)
 	}
@@ -150,4 +150,17 @@ func WriteEvent(w io.Writer, e Event, edits Edits) error {
 	out.WriteByte('\n')
 	_, err := w.Write(out.Bytes())
 	return err
+}
+
+// indexLineEnd is bytes.IndexAny(b, "\r\n"), in two vectorized scans.
+func indexLineEnd(b []byte) int {
+	n := bytes.IndexByte(b, '\n')
+	upto := b
+	if n >= 0 {
+		upto = b[:n]
+	}
+	if r := bytes.IndexByte(upto, '\r'); r >= 0 {
+		return r
+	}
+	return n
 }

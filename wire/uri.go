@@ -2,6 +2,7 @@ package wire
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	whatwg "github.com/nlnwa/whatwg-url/url"
 )
@@ -20,6 +21,9 @@ import (
 func URIProblem(u string) string {
 	if why := rfc3986Problem(u); why != "" {
 		return NormalFormProblem(why) + "; send it normalized (RFC 3986 section 6)"
+	}
+	if label := aLabel(u); label != "" {
+		return "has the IDNA A-label " + Quote(label) + " in its host, which URL parsers validate differently; send an ASCII host without xn-- labels"
 	}
 	canon, ok := WHATWGHref(u)
 	if !ok {
@@ -61,7 +65,8 @@ func rfc3986Problem(u string) string {
 	for i := 0; i < len(u); i++ {
 		c := u[i]
 		if c <= 0x20 || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
-			return "character " + Quote(string(rune(c))) + " must be percent-encoded"
+			r, _ := utf8.DecodeRuneInString(u[i:])
+			return "character " + Quote(string(r)) + " must be percent-encoded"
 		}
 		if c == '%' {
 			if i+2 >= len(u) || !isUpperHex(u[i+1]) || !isUpperHex(u[i+2]) {
@@ -135,4 +140,42 @@ func unhex(c byte) byte {
 func isUnreserved(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// aLabel returns the first IDNA A-label ("xn--…") in the host of a URI
+// with a special scheme (whose host the WHATWG parser passes through
+// UTS #46 domain-to-ASCII), or "". Parsers disagree on which A-labels are
+// valid: Node.js applies the IDNA Bidi rule and its own Unicode version,
+// github.com/nlnwa/whatwg-url does not (the differential fuzzer found
+// "https://xn--fub3s/": accepted unchanged here, rejected by new URL()),
+// so a backend could fail to look up, or look up differently, what was
+// judged. Such hosts are refused; opaque hosts of other schemes are not
+// domain names and pass.
+func aLabel(u string) string {
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || !strings.HasPrefix(rest, "//") {
+		return ""
+	}
+	switch strings.ToLower(scheme) {
+	case "http", "https", "ws", "wss", "ftp", "file":
+	default:
+		return ""
+	}
+	auth := rest[2:]
+	if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+		auth = auth[:end]
+	}
+	host := auth[strings.LastIndexByte(auth, '@')+1:]
+	if strings.HasPrefix(host, "[") {
+		return "" // an IP literal
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if len(label) >= 4 && strings.EqualFold(label[:4], "xn--") {
+			return label
+		}
+	}
+	return ""
 }
