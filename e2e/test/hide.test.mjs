@@ -1,7 +1,11 @@
-// hide_denied typescript: a call to an item the caller may not see is
-// answered the way server-everything (the TypeScript McpServer) answers an
-// item that does not exist, so a refusal reveals nothing. Compared against
-// the real server's own answers for unknown names, through an admin.
+// hide_denied through the official TypeScript SDK client: what a client
+// library surfaces for an item the caller may not see (the reader's denied
+// tool, prompt and template resource) is what it surfaces for an item that
+// does not exist on server-everything, asked by the admin. The module
+// forwards the denied call under a random name and puts the name back, so
+// the answers are server-everything's own. The style argument
+// (`typescript`) is deprecated and ignored; it stays here to show it is
+// still accepted. test/hidden.test.mjs compares whole answers on the wire.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -19,7 +23,7 @@ async function outcome(promise) {
   }
 }
 
-describe("hide_denied typescript", () => {
+describe("hide_denied (style typescript, accepted and ignored)", () => {
   let stack, admin, reader;
   before(async () => {
     stack = await startStack({ extra: "hide_denied typescript" });
@@ -45,6 +49,8 @@ describe("hide_denied typescript", () => {
     assert.deepEqual(hidden, JSON.parse(JSON.stringify(missing).replaceAll("no-such-prompt", "args-prompt")));
   });
 
+  // The reader may read no instance of demo://resource/dynamic/text/{id}:
+  // the template must look like none.
   test("a hidden resource looks like a missing one", async () => {
     const missing = await outcome(admin.readResource({ uri: "demo://resource/nowhere/x" }));
     const hidden = await outcome(reader.readResource({ uri: "demo://resource/dynamic/text/1" }));

@@ -1,7 +1,9 @@
 // OAuth 2.1 end to end: the official TypeScript SDK client, given only the
 // MCP URL and client credentials, finds its way through Caddy's 401 and
 // metadata to oidc-provider, gets a JWT access token and uses
-// server-everything behind mcp_auth.
+// server-everything behind mcp_auth. The tokens mean exactly what they say
+// (typ, malformed claims), and opaque tokens are introspected: a client
+// is a principal of its own, and a GET stream ends with its token.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -11,7 +13,7 @@ import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 import { post } from "../lib/mcp.mjs";
-import { client as creds, startAS, startOAuthStack, tokenFor } from "../lib/oauth.mjs";
+import { client as creds, jwtHeader, quirks, revoke, startAS, startOAuthStack, tokenFor } from "../lib/oauth.mjs";
 
 const initialize = {
   jsonrpc: "2.0",
@@ -19,6 +21,47 @@ const initialize = {
   method: "initialize",
   params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
 };
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// session initializes an MCP session through url with token and returns
+// the headers of its further requests.
+async function session(url, token) {
+  const init = await post(url, initialize, { authorization: `Bearer ${token}` });
+  assert.equal(init.status, 200, await init.clone().text());
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "mcp-session-id": init.headers.get("mcp-session-id"),
+    "mcp-protocol-version": "2025-06-18",
+  };
+  await init.text();
+  const done = await post(url, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+  assert.equal(done.status, 202);
+  return { init, headers };
+}
+
+// openStream opens the session's GET event stream; ended resolves when
+// the server ends it.
+async function openStream(url, headers) {
+  const ctrl = new AbortController();
+  const res = await fetch(url, { method: "GET", headers: { ...headers, accept: "text/event-stream" }, signal: ctrl.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /text\/event-stream/);
+  const reader = res.body.getReader();
+  const ended = (async () => {
+    try {
+      for (;;) {
+        if ((await reader.read()).done) return "ended";
+      }
+    } catch {
+      return ctrl.signal.aborted ? "aborted" : "ended";
+    }
+  })();
+  return { ended, abort: () => ctrl.abort() };
+}
+
+// within is "open" unless p settles within ms.
+const within = (p, ms) => Promise.race([p, sleep(ms).then(() => "open")]);
 
 // connect opens an SDK session with client credentials, starting from the
 // MCP URL alone; requests records every URL the client fetched.
@@ -76,7 +119,7 @@ describe("OAuth: client credentials through mcp_auth", () => {
   });
 
   test("after the authorization server starts, the SDK client gets in from the MCP URL alone (handle placement)", async () => {
-    as = await startAS(stack.asPort, [stack.urlA, stack.urlB, stack.otherResource]);
+    as = await startAS(stack.asPort, [stack.urlA, stack.urlB, stack.otherResource], [stack.urlC]);
     const { client, transport, requests } = await connect(stack.urlA, stack.issuer, "mcp:read");
     try {
       const { tools } = await client.listTools();
@@ -157,10 +200,90 @@ describe("OAuth: client credentials through mcp_auth", () => {
     assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", resource_metadata="[^"]+", scope="mcp:read mcp:admin"/);
   });
 
+  test("typ: oidc-provider's at+jwt passes; typ JWT and no typ only where accept_typ JWT is configured", async () => {
+    const plain = await tokenFor(stack.issuer, stack.urlA);
+    assert.equal(jwtHeader(plain).typ, "at+jwt");
+    assert.equal((await post(stack.urlA, initialize, { authorization: `Bearer ${plain}` })).status, 200);
+    for (const [quirk, shown] of [
+      [quirks.typJWT, '"JWT"'],
+      [quirks.typNone, "none"],
+    ]) {
+      // Site A (RFC 9068 only) refuses the token with 401, and says why.
+      const forA = await tokenFor(stack.issuer, stack.urlA, `mcp:read ${quirk}`);
+      assert.equal(jwtHeader(forA).typ, quirk === quirks.typJWT ? "JWT" : undefined);
+      const res = await post(stack.urlA, initialize, { authorization: `Bearer ${forA}` });
+      assert.equal(res.status, 401);
+      assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/);
+      assert.equal((await res.json()).error_description, `the access token's typ (${shown}) is not accepted: access tokens have typ at+jwt (RFC 9068); accept_typ names others`);
+      // Site B (accept_typ JWT) takes it, and the session works.
+      const forB = await tokenFor(stack.issuer, stack.urlB, `mcp:read ${quirk}`);
+      const { headers } = await session(stack.urlB, forB);
+      const call = await post(stack.urlB, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "typ" } } }, headers);
+      assert.equal(call.status, 200);
+      assert.match(await call.text(), /Echo: typ/);
+    }
+    // Refused typs did not count towards site A's throttle (3/1m): the
+    // good token still gets in.
+    assert.equal((await post(stack.urlA, initialize, { authorization: `Bearer ${plain}` })).status, 200);
+  });
+
+  test("a malformed exp from the authorization server: 401, its own reason, never counted as a wrong credential", async () => {
+    for (let i = 0; i < 3; i++) {
+      for (const quirk of [quirks.expString, quirks.expHuge]) {
+        const tok = await tokenFor(stack.issuer, stack.urlA, `mcp:read ${quirk}`);
+        const payload = JSON.parse(Buffer.from(tok.split(".")[1], "base64url").toString());
+        assert.ok(payload.exp === "soon" || payload.exp === 1e20, JSON.stringify(payload.exp));
+        const res = await post(stack.urlA, initialize, { authorization: `Bearer ${tok}` });
+        assert.equal(res.status, 401);
+        assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/);
+        assert.equal((await res.json()).error_description, "the access token's exp, nbf or iat is not a NumericDate");
+      }
+    }
+    // Six of them, with throttle 3/1m: none counted.
+    const good = await tokenFor(stack.issuer, stack.urlA);
+    assert.equal((await post(stack.urlA, initialize, { authorization: `Bearer ${good}` })).status, 200);
+  });
+
+  test("introspection: an opaque client-credentials token gets in as its client, a principal of its own", async () => {
+    const tok = await tokenFor(stack.issuer, stack.urlC);
+    assert.equal(tok.split(".").length, 1, "an opaque token");
+    const { init, headers } = await session(stack.urlC, tok);
+    // oidc-provider's answer names no sub: the caller is the client, in
+    // the clients' namespace.
+    assert.equal(init.headers.get("x-mcp-principal"), `jwt:${stack.issuer}#client:${creds.id}`);
+    const call = await post(stack.urlC, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "opaque" } } }, headers);
+    assert.equal(call.status, 200);
+    assert.match(await call.text(), /Echo: opaque/);
+    // mcp:read maps to reader, which may not call get-sum.
+    const denied = await post(stack.urlC, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "get-sum", arguments: { a: 1, b: 2 } } }, headers);
+    assert.equal(denied.status, 403);
+    assert.match(denied.headers.get("www-authenticate"), /error="insufficient_scope"/);
+  });
+
+  test("introspection: a GET stream outlives its re-checks while the token is active, and ends once it is revoked", async () => {
+    const tok = await tokenFor(stack.issuer, stack.urlC);
+    const { headers } = await session(stack.urlC, tok);
+    const stream = await openStream(stack.urlC, headers);
+    try {
+      // max_cache_ttl 1s: three re-checks, the token active throughout.
+      assert.equal(await within(stream.ended, 3500), "open");
+      await revoke(stack.issuer, tok);
+      // Ended by Caddy at the next re-check (bounded wait, not a timing
+      // assertion).
+      assert.equal(await within(stream.ended, 15000), "ended");
+      // The token's requests are refused too.
+      const res = await post(stack.urlC, { jsonrpc: "2.0", id: 9, method: "ping" }, headers);
+      assert.equal(res.status, 401);
+      assert.match((await res.json()).error_description, /not active/);
+    } finally {
+      stream.abort();
+    }
+  });
+
   test("the authorization server restarts with a new key: Caddy refetches the key set", async () => {
     const oldKid = as.kid;
     await as.stop();
-    as = await startAS(stack.asPort, [stack.urlA, stack.urlB, stack.otherResource]);
+    as = await startAS(stack.asPort, [stack.urlA, stack.urlB, stack.otherResource], [stack.urlC]);
     assert.notEqual(as.kid, oldKid);
     // Past refetch_interval (1s) since the last on-demand fetch.
     await new Promise((r) => setTimeout(r, 1200));
@@ -170,6 +293,23 @@ describe("OAuth: client credentials through mcp_auth", () => {
       assert.equal(res.content[0].text, "Echo: new key");
     } finally {
       await transport.close();
+    }
+  });
+
+  test("introspection: a GET stream ends when the authorization server cannot be reached (fail closed)", async () => {
+    const tok = await tokenFor(stack.issuer, stack.urlC);
+    const { headers } = await session(stack.urlC, tok);
+    const stream = await openStream(stack.urlC, headers);
+    try {
+      assert.equal(await within(stream.ended, 1500), "open");
+      await as.stop();
+      assert.equal(await within(stream.ended, 15000), "ended");
+      // New requests are answered 503 (not counted), not let through.
+      const res = await post(stack.urlC, { jsonrpc: "2.0", id: 9, method: "ping" }, headers);
+      assert.equal(res.status, 503);
+      assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    } finally {
+      stream.abort();
     }
   });
 });
