@@ -66,7 +66,7 @@ func (m *MCPAuth) forward(w http.ResponseWriter, r *http.Request, ex *exchange, 
 		// Caddy's error handling answers (502 from reverse_proxy).
 		return err
 	}
-	if rw.finish() {
+	if rw.finish() && !rw.short {
 		m.metrics.refusal(reasonUnfilterableList)
 		m.logger.Warn("withheld a reply that could not be filtered",
 			zap.String("user", p.name), zap.String("http_method", r.Method))
@@ -215,8 +215,15 @@ func (rw *responseWriter) WriteHeader(status int) {
 		h.Del("Content-Length")
 		rw.ResponseWriterWrapper.WriteHeader(status)
 	case modeJSON:
-		rw.hadLength = h.Get("Content-Length") != ""
+		cl := h.Get("Content-Length")
+		rw.hadLength = cl != ""
 		h.Del("Content-Length") // written at the end, if the backend sent one
+		// The backend's declared length sizes the buffer at once (a
+		// doubling buffer would leave as much garbage again behind); it
+		// is charged like any growth, and a lie only costs a regrowth.
+		if n, err := strconv.Atoi(cl); err == nil && n > 0 && n <= maxFilteredResponse {
+			rw.hold(n)
+		}
 	}
 }
 
@@ -318,7 +325,7 @@ func (rw *responseWriter) emitEvent(ev []byte) error {
 		// Data of several lines is joined into the scratch buffer.
 		sc, ok := rw.acct.grow(rw.scratch[:0], len(ev), maxFilteredResponse)
 		if !ok {
-			rw.short = true
+			rw.outOfMemory()
 			return errShort
 		}
 		rw.scratch = sc
@@ -399,11 +406,22 @@ func (rw *responseWriter) hold(n int) bool {
 		rw.buf = buf
 		return true
 	} else {
-		rw.failed, rw.short = true, true
+		rw.failed = true
+		rw.outOfMemory()
 	}
 	rw.acct.drop(rw.buf)
 	rw.buf = nil
 	return false
+}
+
+// outOfMemory marks the reply as one the budget could not hold, counted
+// at once: a stream that ends for it never comes back to forward
+// (reverse_proxy aborts the handler on a failed streaming write).
+func (rw *responseWriter) outOfMemory() {
+	if !rw.short {
+		rw.short = true
+		rw.m.metrics.refusal(reasonBudget)
+	}
 }
 
 // errShort ends a stream for want of memory.
