@@ -119,8 +119,10 @@ type account struct {
 }
 
 // grow returns buf with room for at least n more bytes: a larger buffer
-// (twice the size, at most limit) whose added capacity is charged first.
-// ok is false when the budget refuses, or when limit would be exceeded.
+// (of the next size class, at least twice the size, at most limit), taken
+// from the buffer pools, whose capacity is charged first; the old one goes
+// back to its pool. ok is false when the budget refuses, or when limit
+// would be exceeded.
 func (a *account) grow(buf []byte, n, limit int) ([]byte, bool) {
 	if cap(buf)-len(buf) >= n {
 		return buf, true
@@ -129,16 +131,70 @@ func (a *account) grow(buf []byte, n, limit int) ([]byte, bool) {
 	if need > limit {
 		return buf, false
 	}
-	c := min(max(2*cap(buf), need, 4096), limit)
+	c := min(sizeClass(max(2*cap(buf), need, 4096)), limit)
 	if !a.b.take(a.p, int64(c)) {
 		return buf, false
 	}
 	a.held += int64(c)
-	nb := make([]byte, len(buf), c)
+	nb := getBuf(c)[:len(buf)]
 	copy(nb, buf)
-	// The old buffer's charge goes back as the copy replaces it.
 	a.drop(buf)
 	return nb, true
+}
+
+// Buffer pools by size class, so that replies read whole and events do
+// not leave a new large buffer behind each time (garbage the collector
+// lets grow to twice the live heap). Pools hold nothing the budget
+// counts, and the runtime empties them over two collections when idle.
+var bufClasses = func() (c [13]int) {
+	for i := range c {
+		c[i] = 4 << 10 << i // 4 KiB … 16 MiB (maxFilteredResponse)
+	}
+	return c
+}()
+
+var bufPools [len(bufClasses)]sync.Pool
+
+// sizeClass rounds n up to a class (or leaves a larger n as it is).
+func sizeClass(n int) int {
+	for _, c := range bufClasses {
+		if n <= c {
+			return c
+		}
+	}
+	return n
+}
+
+func getBuf(c int) []byte {
+	for i, bc := range bufClasses {
+		if bc == c {
+			if p, ok := bufPools[i].Get().(*[]byte); ok {
+				return (*p)[:0]
+			}
+			return make([]byte, 0, c)
+		}
+	}
+	return make([]byte, 0, c)
+}
+
+// maxPooled: larger buffers are left to the collector, so that an idle
+// instance does not keep megabytes of them reachable (a pool empties only
+// over two collections).
+const maxPooled = 1 << 20
+
+// putBuf returns a buffer of a class up to maxPooled to its pool; others
+// are left to the collector.
+func putBuf(b []byte) {
+	if cap(b) > maxPooled {
+		return
+	}
+	for i, bc := range bufClasses {
+		if bc == cap(b) {
+			b = b[:0]
+			bufPools[i].Put(&b)
+			return
+		}
+	}
 }
 
 // charge takes the capacity of a buffer the account starts to use.
@@ -150,11 +206,13 @@ func (a *account) charge(buf []byte) bool {
 	return true
 }
 
-// drop returns the charge of a buffer no longer used.
+// drop returns the charge of a buffer no longer used, and the buffer to
+// its pool: nothing may use it after.
 func (a *account) drop(buf []byte) {
 	n := min(int64(cap(buf)), a.held)
 	a.held -= n
 	a.b.give(a.p, n)
+	putBuf(buf)
 }
 
 // release returns everything the account holds.

@@ -47,11 +47,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_body      <size>          # default 1MiB
 //		pass_authorization
 //
-//		hide_denied [go|typescript] {   # answer denied items as unknown ones
-//			tool_message     <template>   # {name}, {quoted}
-//			prompt_message   <template>
-//			resource_message <template>
-//		}
+//		hide_denied                     # a denied item is answered by the backend as an unknown one
+//		                                # (the old [go|typescript] { *_message … } forms are accepted and ignored)
 //		identity_header <name>          # e.g. X-MCP-User: the principal
 //		roles_header    <name>          # e.g. X-MCP-Roles: the roles
 //		session_key     {env.VAR}       # default: random key in Caddy's storage
