@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/caddy-mcp-auth/caddy-mcp-auth/wire"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -88,18 +89,11 @@ func registryOf(ctx caddy.Context) (reg prometheus.Registerer) {
 	return ctx.GetMetricsRegistry()
 }
 
-// knownMethods are the method label values; anything else is "other".
-var knownMethods = map[string]bool{
-	"initialize": true, "ping": true, "server/discover": true, "subscriptions/listen": true,
-	"tools/list": true, "tools/call": true, "prompts/list": true, "prompts/get": true,
-	"resources/list": true, "resources/templates/list": true, "resources/read": true,
-	"resources/subscribe": true, "resources/unsubscribe": true, "completion/complete": true,
-	"logging/setLevel": true, "tasks/get": true, "tasks/result": true, "tasks/cancel": true, "tasks/list": true,
-}
-
+// Method labels: the methods of the registry (wire.Methods), the HTTP
+// methods GET and DELETE, "notifications" and "other".
 func methodLabel(method string) string {
 	switch {
-	case knownMethods[method]:
+	case isRegistered(method):
 		return method
 	case strings.HasPrefix(method, "notifications/"):
 		return "notifications"
@@ -140,4 +134,9 @@ func (m *metrics) jwksRefresh(ok bool) {
 		result = "ok"
 	}
 	m.jwksRefreshes.WithLabelValues(result).Inc()
+}
+
+func isRegistered(method string) bool {
+	_, ok := wire.Lookup(method)
+	return ok && !strings.HasPrefix(method, "notifications/")
 }

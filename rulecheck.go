@@ -250,6 +250,9 @@ func (rm ruleMethods) checkRule(deny bool, r Rule) string {
 			return noTarget(verb, r, matched)
 		}
 		matched = withTarget
+		if why := uriTargets(r, matched); why != "" {
+			return why
+		}
 	}
 	exact := !strings.Contains(r.Method, "*")
 	if deny {
@@ -423,6 +426,41 @@ func nearestRole(name string, roles map[string]*compiledRole) string {
 	sort.Strings(names)
 	if s := nearestOf(name, names); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+// uriTargets refuses, for a rule whose methods all take a resource URI,
+// a target no request can ever match: requests name resources in
+// canonical form only (wire.URIProblem), so an exact target must be
+// canonical, and a glob's scheme and host, where it spells them out,
+// lower case.
+func uriTargets(r Rule, matched []methodEntry) string {
+	for _, e := range matched {
+		if e.target != wire.TargetURI {
+			return ""
+		}
+	}
+	for _, t := range r.Targets {
+		star := strings.IndexByte(t, '*')
+		if star < 0 {
+			if why := wire.URIProblem(t); why != "" {
+				return fmt.Sprintf("target %q can never match: requests name resources in canonical form, and it %s", t, why)
+			}
+			continue
+		}
+		prefix := t[:star]
+		scheme, rest, ok := strings.Cut(prefix, ":")
+		if !ok {
+			continue
+		}
+		lower := scheme
+		if host, _, whole := strings.Cut(strings.TrimPrefix(rest, "//"), "/"); strings.HasPrefix(rest, "//") && whole {
+			lower += host
+		}
+		if lower != strings.ToLower(lower) {
+			return fmt.Sprintf("target %q can never match: requests name resources in canonical form, with the scheme and host in lower case", t)
+		}
 	}
 	return ""
 }

@@ -176,7 +176,7 @@ const memSlack = 128 << 20
 const memHeapSlack = 32 << 20
 
 // memWriteIdle is the write_idle of the never-read re-measurement (the
-// README recommends a value; a short one keeps the test short).
+// docs/security.md recommends a value; a short one keeps the test short).
 const memWriteIdle = 2 * time.Second
 
 type memConfig struct {

@@ -162,7 +162,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A changed token file is not picked up by a reload without force:
-	// Caddy skips a load whose JSON did not change (the README says so).
+	// Caddy skips a load whose JSON did not change (docs/configuration.md says so).
 	writeTokenFile(t, tokenFile, 2)
 	if err := c.Reload(reloadSite(be.addr(), tokenFile, 0, true), false); err != nil {
 		t.Fatal(err)

@@ -159,8 +159,8 @@ func TestSecretHygiene(t *testing.T) {
 }
 
 // TestCustomHeaderLogFilter: with `header X-Api-Key`, Caddy's access log
-// copies the key (it redacts only Authorization and Cookie). The README's
-// filter removes it; without the filter it is there, so the README's
+// copies the key (it redacts only Authorization and Cookie). The filter in docs/security.md
+// filter removes it; without the filter it is there, so the warning of docs/security.md
 // warning holds. Two sites, one log file each.
 func TestCustomHeaderLogFilter(t *testing.T) {
 	be := newBackend(t, true)
@@ -224,7 +224,7 @@ func TestCustomHeaderLogFilter(t *testing.T) {
 	assertAbsent(t, "Caddy's DEBUG output", c.Output(), bad)
 	for _, key := range []string{hygKeyTok, hygBogusTok} {
 		if !strings.Contains(plog, key) {
-			t.Errorf("without the filter the access log does not show the key %s…: the README's warning would be wrong", key[:6])
+			t.Errorf("without the filter the access log does not show the key %s…: the warning of docs/security.md would be wrong", key[:6])
 		}
 	}
 	for _, r := range be.since(0) {

@@ -479,7 +479,7 @@ func walk(t *testing.T, client *http.Client, sid, method string) []listPage {
 // sealed cursor works for its caller, in a new session too, and only for
 // the list it came from. What a filtered page still tells (its item count
 // against the page size, the length of the sealed cursor) is logged: the
-// residual leak the README documents.
+// residual leak docs/security.md documents.
 func TestHiddenCursorsGoSDK(t *testing.T) {
 	for _, mode := range statefulModes {
 		t.Run(mode.name, func(t *testing.T) {
