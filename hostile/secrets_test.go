@@ -159,9 +159,9 @@ func TestSecretHygiene(t *testing.T) {
 }
 
 // TestCustomHeaderLogFilter: with `header X-Api-Key`, Caddy's access log
-// copies the key (it redacts only Authorization and Cookie). The filter in docs/security.md
-// filter removes it; without the filter it is there, so the warning of docs/security.md
-// warning holds. Two sites, one log file each.
+// copies the key (it redacts only Authorization and Cookie). The filter
+// docs/security.md shows removes it; without the filter it is there, so
+// that page's warning holds. Two sites, one log file each.
 func TestCustomHeaderLogFilter(t *testing.T) {
 	be := newBackend(t, true)
 	dir := t.TempDir()
