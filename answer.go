@@ -1,6 +1,7 @@
 package mcpauth
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,9 +91,11 @@ var refusalReasons = []string{
 	reasonScope, reasonUnfilterableList, reasonBudget,
 }
 
-// rpcRefusal is a refusal answered with a JSON-RPC error body.
+// rpcRefusal is a refusal answered with a JSON-RPC error body. The id is
+// copied: it is a slice of the request body, whose pooled buffer goes back
+// before the refusal is written.
 func rpcRefusal(status int, reason string, code int, id []byte, msg string) *refusal {
-	return &refusal{status: status, reason: reason, rpc: true, code: code, id: id, desc: msg}
+	return &refusal{status: status, reason: reason, rpc: true, code: code, id: bytes.Clone(id), desc: msg}
 }
 
 // plainRefusal is a refusal answered with {"error","error_description"}.

@@ -2,9 +2,11 @@ package mcpauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,4 +109,26 @@ func TestCompletionWithoutRef(t *testing.T) {
 	if res := serve(t, m, next, post(body, bobToken)); next.calls != 0 || !strings.Contains(res.body, "-32030") {
 		t.Errorf("reader: %d (forwarded %d) %s", res.status, next.calls, res.body)
 	}
+}
+
+// TestRefusalEchoesIDAfterBodyReuse: a refusal echoes the request's id
+// as sent, although the body's pooled buffer goes back (and may be
+// reused by another request) before the refusal is written.
+func TestRefusalEchoesIDAfterBodyReuse(t *testing.T) {
+	m := newHandler(t, nil)
+	next := &spy{}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf(`"req-%03d-%s"`, i, strings.Repeat("x", 40))
+			body := `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"get_a","name":"get_b"}}`
+			res := serve(t, m, next, post(body, bobToken))
+			if !strings.Contains(res.body, `"id":`+id+`,`) {
+				t.Errorf("refusal %d does not echo its id %s: %s", i, id, res.body)
+			}
+		}()
+	}
+	wg.Wait()
 }
