@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 	"sync"
@@ -124,11 +125,20 @@ func cursorAD(principalID, list string) []byte {
 	return []byte(principalID + "\x00" + list)
 }
 
-// sealCursor encrypts a backend cursor for a principal and list method.
+// cursorPad: a sealed cursor's plaintext is padded to a multiple of this,
+// so that its length tells the client only roughly how long the backend's
+// cursor is (the Go SDK's names the last item of the page).
+const cursorPad = 48
+
+// sealCursor encrypts a backend cursor for a principal and list method:
+// a length, the cursor, zero padding.
 func (k *bindingKeys) sealCursor(principalID, list, cursor string) string {
-	nonce := make([]byte, k.cursor.NonceSize(), k.cursor.NonceSize()+len(cursor)+k.cursor.Overhead())
+	plain := binary.AppendUvarint(nil, uint64(len(cursor)))
+	plain = append(plain, cursor...)
+	plain = append(plain, make([]byte, (cursorPad-len(plain)%cursorPad)%cursorPad)...)
+	nonce := make([]byte, k.cursor.NonceSize(), k.cursor.NonceSize()+len(plain)+k.cursor.Overhead())
 	_, _ = rand.Read(nonce)
-	sealed := k.cursor.Seal(nonce, nonce, []byte(cursor), cursorAD(principalID, list))
+	sealed := k.cursor.Seal(nonce, nonce, plain, cursorAD(principalID, list))
 	return prefixCursor + base64.RawURLEncoding.EncodeToString(sealed)
 }
 
@@ -147,7 +157,11 @@ func (k *bindingKeys) openCursor(principalID, list, sealed string) (string, bool
 	if err != nil {
 		return "", false
 	}
-	return string(plain), true
+	size, w := binary.Uvarint(plain)
+	if w <= 0 || size > uint64(len(plain)-w) {
+		return "", false
+	}
+	return string(plain[w : w+int(size)]), true
 }
 
 // cursorList names the list a cursor belongs to, by the request method

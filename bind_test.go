@@ -295,3 +295,20 @@ func flip(s string, i int) string {
 	}
 	return s[:i] + string(c) + s[i+1:]
 }
+
+// TestSealedCursorLength: a sealed cursor's length tells only roughly how
+// long the backend's cursor is.
+func TestSealedCursorLength(t *testing.T) {
+	lengths := map[int]bool{}
+	for n := 0; n < cursorPad-2; n++ {
+		c := strings.Repeat("c", n)
+		s := testKeys.sealCursor("token:bob", "tools/list", c)
+		if got, ok := testKeys.openCursor("token:bob", "tools/list", s); !ok || got != c {
+			t.Fatalf("cursor of %d bytes: %q %v", n, got, ok)
+		}
+		lengths[len(s)] = true
+	}
+	if len(lengths) != 1 {
+		t.Errorf("cursors of 0..%d bytes seal to %d different lengths", cursorPad-3, len(lengths))
+	}
+}
