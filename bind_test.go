@@ -312,3 +312,44 @@ func TestSealedCursorLength(t *testing.T) {
 		t.Errorf("cursors of 0..%d bytes seal to %d different lengths", cursorPad-3, len(lengths))
 	}
 }
+
+// TestWhichRepliesAreRead: a JSON reply is read (and what it hands out
+// bound) whenever the request could get something back the module
+// rewrites; only a plain call under a revision before 2026-07-28 passes
+// through as it streams. The oracle is a reply with a request state: read,
+// it comes back sealed; passed through, as the backend wrote it.
+func TestWhichRepliesAreRead(t *testing.T) {
+	m := newHandler(t, nil)
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x"}}`
+	for _, tc := range []struct {
+		name, body, version string
+		read                bool
+	}{
+		{"2025-11-25 call", call, "2025-11-25", false},
+		{"2025-06-18 call", call, "2025-06-18", false},
+		{"2026-07-28 call", call, "2026-07-28", true},
+		{"a revision unknown", call, "2027-01-01", true},
+		{"no revision", call, "", true},
+		{"_meta names 2026-07-28", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, "2026-07-28", true},
+		{"task-augmented", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_x","task":{"ttl":1000}}}`, "2025-11-25", true},
+		{"a list", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, "2025-11-25", true},
+		{"a task method", `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"t"}}`, "2025-11-25", true},
+		{"a batch with a list", `[` + call + `,{"jsonrpc":"2.0","id":2,"method":"tools/list"}]`, "2025-03-26", true},
+		{"a batch of calls", `[` + call + `,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_x"}}]`, "2025-03-26", false},
+	} {
+		h := map[string]string{}
+		if tc.version != "" {
+			h["Mcp-Protocol-Version"] = tc.version
+		}
+		_, _, res := forwarded(t, m, aliceToken, tc.body, h,
+			`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","requestState":"opaque-1"}}`)
+		if res.Code != http.StatusOK {
+			t.Errorf("%s: status %d %s", tc.name, res.Code, res.Body.String())
+			continue
+		}
+		st := field(t, res.Body.String(), "result", "requestState")
+		if read := st != "opaque-1"; read != tc.read {
+			t.Errorf("%s: reply read %v, want %v (state %q)", tc.name, read, tc.read, st)
+		}
+	}
+}

@@ -117,7 +117,6 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 		}
 		ex.decisions[i] = d
 		anyDenied = anyDenied || !d.Allowed
-		ex.hasRequest = ex.hasRequest || msg.Kind == wire.KindRequest
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		method, target := summarize(msgs)
@@ -136,7 +135,45 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 		}
 	}
 	m.bindRequest(ex)
+	ex.readReply = readsReply(r, msgs, len(ex.edits) > 0)
 	return nil
+}
+
+// readsReply tells whether a JSON reply to the body must be read whole:
+// it may carry what the module rewrites (a list, a task id, a request
+// state, a cursor, a hidden name put back). A reply to anything else
+// passes through as it streams: a tools/call, prompts/get or
+// resources/read under a revision before 2026-07-28, that asks for no
+// task and had nothing rewritten. Anything unsure is read; a reply that
+// should have been and was not fails closed, since what it would have
+// bound comes back unbound and is refused.
+func readsReply(r *http.Request, msgs []wire.Message, rewritten bool) bool {
+	if rewritten {
+		return true
+	}
+	header := r.Header.Get("Mcp-Protocol-Version")
+	for i := range msgs {
+		msg := &msgs[i]
+		if msg.Kind != wire.KindRequest {
+			continue
+		}
+		method := msg.Action.Method
+		if _, known := wire.Lookup(method); !known || msg.Task ||
+			msg.TaskID.Present() || msg.RequestState.Present() || msg.Cursor.Present() {
+			return true
+		}
+		if c := wire.ClassOf(method); c == wire.ClassList || c == wire.ClassTask {
+			return true
+		}
+		rev := msg.Version
+		if rev == "" {
+			rev = header
+		}
+		if i := wire.RevisionIndex(rev); i < 0 || i >= wire.RevisionIndex("2026-07-28") {
+			return true
+		}
+	}
+	return false
 }
 
 // decideSubscriptions judges the resource subscriptions of a

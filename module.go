@@ -340,15 +340,14 @@ type exchange struct {
 	edits   wire.Edits
 	mcpName string
 	reply   responseWriter
-	// hasRequest: the body holds a request, so a JSON reply is read whole
-	// to be rewritten.
-	hasRequest bool
+	// readReply: a JSON reply is read whole to be rewritten (readsReply).
+	readReply bool
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 func (ex *exchange) release() {
-	ex.p, ex.keys, ex.hasRequest, ex.mcpName = nil, nil, false, ""
+	ex.p, ex.keys, ex.readReply, ex.mcpName = nil, nil, false, ""
 	ex.body.Msgs = nil
 	clear(ex.small[:])
 	ex.decisions = nil

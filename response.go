@@ -94,8 +94,8 @@ type responseWriter struct {
 	m       *MCPAuth
 	roles   []*compiledRole
 	rewrite wire.Rewriter
-	// bufferJSON is set when the request held a request, so that a JSON
-	// reply is read whole to be rewritten.
+	// bufferJSON is set when a JSON reply must be read whole to be
+	// rewritten (readsReply).
 	bufferJSON bool
 	// keys and principal bind what the backend hands out: session ids
 	// (unless bindSession is off), task ids, request states, cursors.
@@ -139,7 +139,7 @@ func (rw *responseWriter) reset(m *MCPAuth, w http.ResponseWriter, ex *exchange)
 		ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		m:                     m,
 		roles:                 ex.p.roles,
-		bufferJSON:            ex.hasRequest,
+		bufferJSON:            ex.readReply,
 		keys:                  ex.keys,
 		principal:             ex.p.id,
 		bindSession:           !m.DisableSessionBinding,
@@ -221,8 +221,10 @@ func (rw *responseWriter) WriteHeader(status int) {
 		// The backend's declared length sizes the buffer at once (a
 		// doubling buffer would leave as much garbage again behind); it
 		// is charged like any growth, and a lie only costs a regrowth.
-		if n, err := strconv.Atoi(cl); err == nil && n > 0 && n <= maxFilteredResponse {
-			rw.hold(n)
+		if rw.hadLength {
+			if n, err := strconv.Atoi(cl); err == nil && n > 0 && n <= maxFilteredResponse {
+				rw.hold(n)
+			}
 		}
 	}
 }
