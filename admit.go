@@ -62,13 +62,14 @@ func (m *MCPAuth) verify(r *http.Request, tok string, oauthOnly bool) (*principa
 	if rf := m.throttled(r); rf != nil {
 		return nil, rf
 	}
+	digest := digestOf(tok)
 	if !oauthOnly {
-		if p := m.static.lookup(tok); p != nil {
+		if p := m.static.lookup(digest); p != nil {
 			return p, nil
 		}
 	}
 	if oauthOnly || m.bearer {
-		at := attempt{group: clientGroup(remoteHost(r)), throttle: m.throttle}
+		at := attempt{group: clientGroup(remoteHost(r)), throttle: m.throttle, digest: digest}
 		for _, v := range m.verifiers {
 			p, rej := v.verify(r.Context(), tok, at)
 			switch {

@@ -395,7 +395,7 @@ func (in *introspector) verify(ctx context.Context, tok string, at attempt) (*pr
 	if len(tok) > maxTokenSize {
 		return nil, rejectWrong("the access token is too large")
 	}
-	digest := tokenDigest(tok)
+	digest := at.digestOf(tok)
 	if p := in.cache.get(digest, in.now()); p != nil {
 		return p, nil
 	}
@@ -408,7 +408,7 @@ func (in *introspector) verify(ctx context.Context, tok string, at attempt) (*pr
 // end: the token is not active, or the endpoint cannot tell (fail
 // closed).
 func (in *introspector) recheck(tok string) *principal {
-	digest := tokenDigest(tok)
+	digest := digestOf(tok)
 	if p := in.cache.get(digest, in.now()); p != nil {
 		return p
 	}

@@ -356,7 +356,7 @@ func typOf(h jose.Header) (key, shown string) {
 // token may be anybody's guess); after it, none does: the authorization
 // server issued the token, and a client that presents an expired or
 // malformed one is not guessing.
-func (o *jwtVerifier) verify(ctx context.Context, tok string, _ attempt) (*principal, *rejection) {
+func (o *jwtVerifier) verify(ctx context.Context, tok string, at attempt) (*principal, *rejection) {
 	if o.shapeOnly && !looksLikeJWT(tok) {
 		return nil, errNotMine
 	}
@@ -367,7 +367,7 @@ func (o *jwtVerifier) verify(ctx context.Context, tok string, _ attempt) (*princ
 		return nil, rejectWrong("the token is not known")
 	}
 	now := o.now()
-	digest := tokenDigest(tok)
+	digest := at.digestOf(tok)
 	if p := o.cache.get(digest, now); p != nil {
 		return p, nil
 	}

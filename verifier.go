@@ -2,7 +2,6 @@ package mcpauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -76,6 +75,17 @@ type verifier interface {
 type attempt struct {
 	group    netip.Prefix
 	throttle *throttle
+	// digest is the token's SHA-256, hashed once per request for every
+	// verifier (zero when the caller did not hash it: digest hashes then).
+	digest [32]byte
+}
+
+// digestOf returns the digest of tok, the one the attempt carries when set.
+func (at attempt) digestOf(tok string) [32]byte {
+	if at.digest != ([32]byte{}) {
+		return at.digest
+	}
+	return digestOf(tok)
 }
 
 // rejection is why a credential was refused.
@@ -202,10 +212,10 @@ func newTokenStore(inline []Token, files []string, roles map[string]*compiledRol
 }
 
 // lookup finds the principal of a presented token.
-func (s *tokenStore) lookup(tok string) *principal { return s.tokens[digestOf(tok)] }
+func (s *tokenStore) lookup(d [32]byte) *principal { return s.tokens[d] }
 
-func (s *tokenStore) verify(_ context.Context, tok string, _ attempt) (*principal, *rejection) {
-	if p := s.lookup(tok); p != nil {
+func (s *tokenStore) verify(_ context.Context, tok string, at attempt) (*principal, *rejection) {
+	if p := s.lookup(at.digestOf(tok)); p != nil {
 		return p, nil
 	}
 	return nil, errNotMine
@@ -231,8 +241,6 @@ func newPrincipalCache(size int) *principalCache {
 	l, _ := simplelru.NewLRU[[32]byte, cached](size, nil)
 	return &principalCache{lru: l}
 }
-
-func tokenDigest(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
 
 func (c *principalCache) get(d [32]byte, now time.Time) *principal {
 	c.mu.Lock()
