@@ -83,52 +83,84 @@ type Rewriter struct {
 	Hidden bool
 }
 
-// markers of the messages the rewriter reads; any other message passes
-// untouched, unparsed.
-var (
-	markResult = []byte(`"result"`)
-	markTaskID = []byte(`"taskId"`)
-	markNotify = []byte(`"notifications/`)
-	markMeta   = []byte(MetaRelatedTask)
-	markState  = []byte(`"requestState"`)
-	markCursor = []byte(`"nextCursor"`)
-)
-
 func (rw *Rewriter) listsOn() bool { return rw.Policy != nil }
 func (rw *Rewriter) tasksOn() bool { return rw.Binder != nil }
 
-// needsParse is the cheap test before a message is parsed.
+// needsParse is the cheap test before a message is parsed: one pass over
+// the message's quotes for the strings the rewriter acts on (a result
+// with a list key; a task id, related task, request state or cursor; a
+// notification); any other message passes untouched, unparsed. An escape
+// that could spell one of them (\u, \/) sends the message to the parser,
+// which decodes keys, so that no spelling slips past.
 func (rw *Rewriter) needsParse(msg []byte) bool {
-	if rw.listsOn() && bytes.Contains(msg, markResult) {
-		for i := range Families {
-			if containsKey(msg, Families[i].Key) {
-				return true
-			}
+	lists, tasks, notes := rw.listsOn(), rw.tasksOn(), rw.Policy != nil
+	if !lists && !tasks && !notes {
+		return false
+	}
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(msg[i:], '\\')
+		if j < 0 || i+j+1 >= len(msg) {
+			break
+		}
+		i += j + 1
+		if c := msg[i]; c == 'u' || c == '/' {
+			return true
 		}
 	}
-	if rw.tasksOn() && (bytes.Contains(msg, markTaskID) || bytes.Contains(msg, markMeta) ||
-		bytes.Contains(msg, markState) || bytes.Contains(msg, markCursor)) {
-		return true
-	}
-	if rw.Policy != nil && bytes.Contains(msg, markNotify) {
-		return true
-	}
-	return false
-}
-
-func containsKey(msg []byte, key string) bool {
-	for i := 0; i+len(key)+2 <= len(msg); {
-		j := bytes.Index(msg[i:], []byte(key))
+	result, family := false, false
+	for i := 0; ; {
+		j := bytes.IndexByte(msg[i:], '"')
 		if j < 0 {
 			return false
 		}
-		j += i
-		if j > 0 && msg[j-1] == '"' && j+len(key) < len(msg) && msg[j+len(key)] == '"' {
+		i += j + 1
+		rest := msg[i:]
+		if len(rest) < 5 {
+			return false
+		}
+		switch rest[0] {
+		case 'r':
+			result = result || lists && quoted(rest, "result")
+			if tasks && quoted(rest, "requestState") {
+				return true
+			}
+		case 't':
+			if tasks && quoted(rest, "taskId") {
+				return true
+			}
+		case 'n':
+			if tasks && quoted(rest, "nextCursor") || notes && bytes.HasPrefix(rest, markNotify) {
+				return true
+			}
+		case 'i':
+			if tasks && quoted(rest, MetaRelatedTask) {
+				return true
+			}
+		}
+		if lists && !family && familyStart[rest[0]] {
+			for f := range Families {
+				family = family || quoted(rest, Families[f].Key)
+			}
+		}
+		if result && family {
 			return true
 		}
-		i = j + 1
 	}
-	return false
+}
+
+// familyStart marks the first bytes of the Families' keys.
+var familyStart = func() (t [256]bool) {
+	for _, f := range Families {
+		t[f.Key[0]] = true
+	}
+	return t
+}()
+
+var markNotify = []byte("notifications/")
+
+// quoted tells whether b starts with s and the quote that closes it.
+func quoted(b []byte, s string) bool {
+	return len(b) > len(s) && b[len(s)] == '"' && string(b[:len(s)]) == s
 }
 
 // Message rewrites one JSON-RPC message, or a batch of them, appending

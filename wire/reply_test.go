@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -332,4 +333,84 @@ func FuzzRewriter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEscapedSpellingsRewritten: a backend may spell any key or string
+// with escapes (\u0074ools, notifications\/prompts\/…); the client reads
+// the same message, so the rewriter must too. Every string of every
+// message the rewriter acts on is respelled in turn, with each letter as
+// \u00XX and each slash as \/, and the respelled message must come out
+// meaning what the plain one does.
+func TestEscapedSpellingsRewritten(t *testing.T) {
+	rw := &Rewriter{
+		Policy: testPolicy{
+			use:       readerMayUse,
+			subscribe: func(uri string) bool { return strings.HasPrefix(uri, "file:///docs/") },
+			list:      func(list string) bool { return list == "tools/list" },
+		},
+		Binder: testBinder{
+			cursor: func(list, c string) string { return "sealed:" + list + ":" + c },
+			task:   func(id string) string { return "w." + id },
+			keep:   func(id string) bool { return id != "other" },
+		},
+	}
+	msgs := []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search_docs"},{"name":"delete_all"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"file:///docs/a"},{"uri":"file:///private/b"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"file:///private/{x}"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"skills":[{"uri":"skill://private/x"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"nextCursor":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"t1","status":"working"}}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resultType":"task","taskId":"t1","status":"working"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","requestState":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t1"}}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/prompts/list_changed"}`,
+		`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///private/a"}}`,
+	}
+	meaning := func(s string) string {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	outcome := func(in string) string {
+		edits, drop, err := rw.Message([]byte(in), nil)
+		switch {
+		case err != nil:
+			return "error"
+		case drop:
+			return "dropped"
+		}
+		return meaning(string(edits.Apply(nil, []byte(in))))
+	}
+	for _, m := range msgs {
+		want := outcome(m)
+		if want == meaning(m) {
+			t.Fatalf("%s: the rewriter leaves it alone, so it proves nothing", m)
+		}
+		for i := 0; i < len(m); i++ {
+			if m[i] != '"' {
+				continue
+			}
+			end := i + 1 + strings.IndexByte(m[i+1:], '"')
+			var esc strings.Builder
+			for _, c := range []byte(m[i+1 : end]) {
+				switch {
+				case c == '/':
+					esc.WriteString(`\/`)
+				case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+					fmt.Fprintf(&esc, `\u%04x`, c)
+				default:
+					esc.WriteByte(c)
+				}
+			}
+			respelled := m[:i+1] + esc.String() + m[end:]
+			if got := outcome(respelled); got != want {
+				t.Errorf("respelled %s\ngot  %s\nwant %s", respelled, got, want)
+			}
+			i = end
+		}
+	}
 }
