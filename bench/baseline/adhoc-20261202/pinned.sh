@@ -19,7 +19,7 @@ head='{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"get_weath
 tail='"}}}'
 padn=$((1024 - ${#head} - ${#tail}))
 body="$head$(printf '%*s' "$padn" '' | tr ' ' x)$tail"
-lua() { { printf 'wrk.method = "%s"\nwrk.path = "/mcp"\n' "$2"; printf 'wrk.headers["Accept"] = "application/json, text/event-stream"\n'
+lua() { { printf 'wrk.method = "%s"\nwrk.path = "/mcp"\n' "$2"; printf 'wrk.headers["Accept"] = "application/json, text/event-stream"\nwrk.headers["MCP-Protocol-Version"] = "2025-11-25"\n'
   printf 'wrk.headers["Authorization"] = "%s"\n' "$3"
   if [ "$2" = POST ]; then printf 'wrk.headers["Content-Type"] = "application/json"\nwrk.body = [==[%s]==]\n' "$body"; fi; } >$W/$1.lua; }
 lua get GET "Bearer $TOKEN"; lua post POST "Bearer $TOKEN"; lua postjwt POST "Bearer $(cat $W/jwt/es256.jwt)"
