@@ -79,6 +79,7 @@ const (
 	reasonScope            = "insufficient_scope"
 	reasonUnfilterableList = "unfilterable_reply"
 	reasonBudget           = "memory_budget"
+	reasonRequestState     = "invalid_request_state"
 )
 
 // refusalReasons lists every reason, for the metric's documentation and
@@ -88,7 +89,7 @@ var refusalReasons = []string{
 	reasonSession, reasonSessionRepeated, reasonMethod, reasonMalformed, reasonAmbiguous, reasonURI,
 	reasonBatch, reasonTooLarge, reasonUnreadable, reasonMediaType, reasonEncoding, reasonBodyNotAllowed,
 	reasonUpgrade, reasonHopByHop, reasonTrailer, reasonHeaderMismatch, reasonVersion, reasonUnavailable,
-	reasonScope, reasonUnfilterableList, reasonBudget,
+	reasonScope, reasonUnfilterableList, reasonBudget, reasonRequestState,
 }
 
 // rpcRefusal is a refusal answered with a JSON-RPC error body. The id is

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -249,11 +250,16 @@ func (rw *responseWriter) Unhide(token string) (string, bool) {
 
 // bindRequest unwraps the bound ids a body holds, as edits of the body:
 // the taskId of a task method, the related-task entry, the task ids of a
-// subscriptions/listen, a list cursor, a request state. What does not open
-// becomes a fresh random value. Task ids the client minted (for a task it
+// subscriptions/listen, a list cursor, a request state. A task id or
+// cursor that does not open becomes a fresh random value, so the backend
+// answers as for any unknown one. A request state that does not open is
+// refused with -32602: it is the integrity check the protocol asks of a
+// server (a state is opaque, never looked up, so there is no "unknown"
+// answer to leave to the backend, and one that does not check would run
+// the retry on a random state). Task ids the client minted (for a task it
 // runs for the server) stand in its responses and its task status
 // notifications unwrapped, and are left alone.
-func (m *MCPAuth) bindRequest(ex *exchange) {
+func (m *MCPAuth) bindRequest(ex *exchange) *refusal {
 	k, pid := ex.keys, ex.p.id
 	task := func(f wire.Field) string {
 		id, ok := k.unwrapTask(pid, f.Value)
@@ -295,9 +301,11 @@ func (m *MCPAuth) bindRequest(ex *exchange) {
 		if f := msg.RequestState; f.Present() {
 			st, ok := k.unwrapState(pid, f.Value)
 			if !ok {
-				st = randomID()
+				return rpcRefusal(http.StatusBadRequest, reasonRequestState, wire.CodeInvalidParams, msg.ID,
+					"invalid requestState: it was altered, or not issued to this caller")
 			}
 			ex.edits = append(ex.edits, wire.ReplaceString(f.At, st))
 		}
 	}
+	return nil
 }

@@ -279,11 +279,30 @@ func TestRequestStateBound(t *testing.T) {
 	if got := retry(aliceToken, st); got != "opaque-1" {
 		t.Errorf("own state reached the backend as %q", got)
 	}
-	if got := retry(bobToken, st); got == "opaque-1" || len(got) != 32 {
-		t.Errorf("bob's use of alice's state reached the backend as %q", got)
-	}
-	if got := retry(aliceToken, "opaque-1"); got == "opaque-1" {
-		t.Error("an unbound state reached the backend as sent")
+	// A state that does not open is refused with -32602 and never reaches
+	// the backend: another caller's, an unbound one, one altered the way
+	// the conformance suite does (a suffix), a flipped MAC, a truncated one.
+	for name, tc := range map[string]struct{ tok, st string }{
+		"bob with alice's state": {bobToken, st},
+		"unbound":                {aliceToken, "opaque-1"},
+		"suffixed":               {aliceToken, st + "-TAMPERED"},
+		"MAC flipped":            {aliceToken, flip(st, len(prefixState)+3)},
+		"truncated":              {aliceToken, st[:len(st)-1]},
+		"prefix only":            {aliceToken, prefixState},
+		"empty":                  {aliceToken, ""},
+	} {
+		next := &spy{}
+		res := serve(t, m, next, post(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_x","inputResponses":{},"requestState":`+wire.Quote(tc.st)+`}}`, tc.tok))
+		if next.calls != 0 {
+			t.Errorf("%s: forwarded as %s", name, next.body)
+		}
+		if res.status != http.StatusBadRequest || !strings.Contains(res.body, `"id":7`) || !strings.Contains(res.body, `"code":-32602`) ||
+			!strings.Contains(res.body, "invalid requestState") {
+			t.Errorf("%s: answered %d %s", name, res.status, res.body)
+		}
+		if strings.Contains(res.body, "opaque-1") {
+			t.Errorf("%s: the answer shows the backend's state: %s", name, res.body)
+		}
 	}
 }
 

@@ -134,7 +134,9 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 			return rf
 		}
 	}
-	m.bindRequest(ex)
+	if rf := m.bindRequest(ex); rf != nil {
+		return rf
+	}
 	ex.readReply = readsReply(r, msgs, len(ex.edits) > 0)
 	return nil
 }

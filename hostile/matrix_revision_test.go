@@ -294,7 +294,7 @@ func revisionCases() []hcase {
 	ab("params.ref of type ref/prompt without name", rpc("completion/complete", `{"ref":{"type":"ref/prompt"},"argument":{"name":"a","value":""}}`), 200,
 		"a ref without its name is no target either: forwarded, the backend answers")
 
-	// ---- bound-ids: a task id, cursor or request state the module did not hand to this caller reaches the backend as a fresh random value ----
+	// ---- bound-ids: a task id or cursor the module did not hand to this caller reaches the backend as a fresh random value; a request state is refused ----
 	bi := func(name, body string, note string, more ...string) {
 		bob("bound-ids", name, body, 200, note, more...)
 		last().check = upstreamLacks("victim")
@@ -312,7 +312,16 @@ func revisionCases() []hcase {
 	bi("listen taskIds of a foreign task", listen(`{"taskIds":["victim-task-1"]}`), "no notifications of another caller's task", hdr26)
 	bi("related-task of a foreign task", rpc("tools/call", `{"name":"echo","_meta":{"io.modelcontextprotocol/related-task":{"taskId":"victim-task-1"}}}`), "")
 	bi("a foreign list cursor", rpc("tools/list", `{"cursor":"victim-cursor"}`), "the backend's cursors are sealed to their caller and list")
-	bi("a foreign requestState", rpc("tools/call", `{"name":"echo","inputResponses":{},"requestState":"victim-state"}`), "")
+	for _, c := range [][2]string{
+		{"a foreign requestState", "victim-state"},
+		{"a forged bound requestState", "mcps.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.victim-state"},
+		{"a bound-looking state, suffixed", "mcps.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.victim-state-TAMPERED"},
+	} {
+		name, st := c[0], c[1]
+		add(hcase{class: "bound-ids", name: name, req: postAs(bobTok, rpc("tools/call", `{"name":"echo","inputResponses":{},"requestState":"`+st+`"}`)),
+			want: 400, by: byModule, forwarded: false, check: answerMentions(`"code":-32602`, "invalid requestState"),
+			note: "a state that does not open is refused -32602 (the integrity check a server owes), never forwarded"})
+	}
 
 	// ---- min-version: the /strict route has min_protocol_version 2026-07-28 ----
 	mv := func(name, body string, want int, note string, more ...string) {
