@@ -337,6 +337,27 @@ func memCases() []memCase {
 			r.ContentLength = int64(len(over))
 			return r
 		}, http.StatusBadRequest},
+		// Each entry of a subscriptions/listen array is judged or rewritten
+		// (a task id becomes a random one): bounded by wire.MaxListen.
+		{"listen-taskIds=max", 0, listenReq(`"taskIds":[`, `""`, wire.MaxListen), 0},
+		{"listen-taskIds=330k", 0, listenReq(`"taskIds":[`, `""`, 330_000), http.StatusBadRequest},
+		{"listen-subscriptions=max", 0, listenReq(`"resourceSubscriptions":[`, `"x-a:"`, wire.MaxListen), http.StatusOK}, // the first denied one answers -32030
+		{"listen-subscriptions=140k", 0, listenReq(`"resourceSubscriptions":[`, `"x-a:"`, 140_000), http.StatusBadRequest},
+	}
+}
+
+// listenReq is a 2026-07-28 subscriptions/listen whose notifications
+// object holds one array of n copies of entry.
+func listenReq(array, entry string, n int) func() *http.Request {
+	b := []byte(`{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{` + array +
+		strings.Repeat(entry+",", n-1) + entry + `]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`)
+	return func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+		r.Body = &reusableBody{b: b}
+		r.ContentLength = int64(len(b))
+		r.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		r.Header.Set("Mcp-Method", "subscriptions/listen")
+		return r
 	}
 }
 
@@ -394,6 +415,8 @@ func TestMemoryBounded(t *testing.T) {
 				limit = 8 * uint64(m.MaxBody) // read at most max_body+1, in a growing buffer
 			case "body=100MiB-declared":
 				limit = 64 << 10 // refused from Content-Length, nothing read
+			case "listen-taskIds=max", "listen-subscriptions=max":
+				limit = 1 << 20 // ~300 bytes an entry, whatever the body
 			default:
 				limit = 16 * uint64(size)
 			}

@@ -5,7 +5,10 @@
 // read, fuzzed and benchmarked on its own.
 package wire
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+)
 
 // JSON-RPC error codes.
 const (
@@ -565,21 +568,9 @@ func (m *Message) readSubscriptions(body []byte, at Span, id []byte) *Error {
 	}); e != "" {
 		return ambiguous(id, "invalid request: params.notifications: "+e)
 	}
+	var err *Error
 	if taskIDs.Len() > 0 {
-		if body[taskIDs.Start] != '[' {
-			return invalidParams(id, "invalid params: taskIds must be an array of task ids")
-		}
-		var err *Error
-		m.ListenTasks = m.ListenTasks[:0]
-		walkArray(body, taskIDs.Start, func(v Span) bool {
-			s, ok := DecodeString(body[v.Start:v.End])
-			if !ok {
-				err = invalidParams(id, "invalid params: taskIds must be an array of task ids")
-				return false
-			}
-			m.ListenTasks = append(m.ListenTasks, Field{Value: s, At: v})
-			return true
-		})
+		m.ListenTasks, err = listenArray(body, taskIDs, m.ListenTasks[:0], id, "taskIds must be an array of task ids", nil)
 		if err != nil {
 			return err
 		}
@@ -587,25 +578,50 @@ func (m *Message) readSubscriptions(body []byte, at Span, id []byte) *Error {
 	if subs.Len() == 0 {
 		return nil
 	}
-	if body[subs.Start] != '[' {
-		return invalidParams(id, "invalid params: resourceSubscriptions must be an array of resource URIs")
+	m.Subscriptions, err = listenArray(body, subs, m.Subscriptions[:0], id, "resourceSubscriptions must be an array of resource URIs",
+		func(s string) *Error {
+			if s == "" {
+				return invalidParams(id, "invalid params: resourceSubscriptions must be an array of resource URIs")
+			}
+			if why := URIProblem(s); why != "" {
+				return notCanonical(id, "invalid params: resource URI "+why)
+			}
+			return nil
+		})
+	return err
+}
+
+// MaxListen bounds each array of a subscriptions/listen (its resource
+// subscriptions, its task ids): every entry is judged or rewritten, so
+// what one request costs stays proportional to a bound, not to the body.
+const MaxListen = 1000
+
+// listenArray appends the strings of the array at a to out, each checked
+// by check when it is set; at most MaxListen of them.
+func listenArray(body []byte, a Span, out []Field, id []byte, what string, check func(string) *Error) ([]Field, *Error) {
+	if body[a.Start] != '[' {
+		return out, invalidParams(id, "invalid params: "+what)
 	}
 	var err *Error
-	m.Subscriptions = m.Subscriptions[:0]
-	walkArray(body, subs.Start, func(v Span) bool {
+	walkArray(body, a.Start, func(v Span) bool {
+		if len(out) == MaxListen {
+			err = invalidParams(id, "invalid params: a subscriptions/listen array holds at most "+strconv.Itoa(MaxListen)+" entries")
+			return false
+		}
 		s, ok := DecodeString(body[v.Start:v.End])
-		if !ok || s == "" {
-			err = invalidParams(id, "invalid params: resourceSubscriptions must be an array of resource URIs")
+		if !ok {
+			err = invalidParams(id, "invalid params: "+what)
 			return false
 		}
-		if why := URIProblem(s); why != "" {
-			err = notCanonical(id, "invalid params: resource URI "+why)
-			return false
+		if check != nil {
+			if err = check(s); err != nil {
+				return false
+			}
 		}
-		m.Subscriptions = append(m.Subscriptions, Field{Value: s, At: v})
+		out = append(out, Field{Value: s, At: v})
 		return true
 	})
-	return err
+	return out, err
 }
 
 // safeInteger reports whether a JSON number is an integer (no fraction or
