@@ -91,7 +91,10 @@ func (rw *Rewriter) tasksOn() bool { return rw.Binder != nil }
 // with a list key; a task id, related task, request state or cursor; a
 // notification); any other message passes untouched, unparsed. An escape
 // that could spell one of them (\u, \/) sends the message to the parser,
-// which decodes keys, so that no spelling slips past.
+// which decodes keys, and so does a string that differs from a protocol
+// key only in case or by a Unicode fold ("Tools", "reſources", "taskid":
+// a client whose decoder matches keys case-insensitively reads them as
+// the key), which the parser refuses; so no spelling slips past.
 func (rw *Rewriter) needsParse(msg []byte) bool {
 	lists, tasks, notes := rw.listsOn(), rw.tasksOn(), rw.Policy != nil
 	if !lists && !tasks && !notes {
@@ -137,6 +140,9 @@ func (rw *Rewriter) needsParse(msg []byte) bool {
 				return true
 			}
 		}
+		if foldStart[rest[0]] && foldedKey(rest) {
+			return true
+		}
 		if lists && !family && familyStart[rest[0]] {
 			for f := range Families {
 				family = family || quoted(rest, Families[f].Key)
@@ -157,6 +163,71 @@ var familyStart = func() (t [256]bool) {
 }()
 
 var markNotify = []byte("notifications/")
+
+// foldStart marks the bytes a case or Unicode variant of a protocol key
+// can start with: either case of a key's first letter, and any byte of a
+// multi-byte UTF-8 sequence.
+var foldStart = func() (t [256]bool) {
+	for _, p := range protocolKeys {
+		c := p[0]
+		t[c] = true
+		if c >= 'a' && c <= 'z' {
+			t[c-'a'+'A'] = true
+		}
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// foldedKey reports whether the string that rest starts with (it ends at
+// the next quote) is a protocol key up to case or Unicode folds but not
+// the key itself. The bytes before the next quote are the whole string:
+// a message with an escape other than \" never gets here, and an
+// escaped quote only cuts the string shorter, so at worst a variant's
+// prefix is compared, never a longer string that would hide one.
+func foldedKey(rest []byte) bool {
+	k := bytes.IndexByte(rest, '"')
+	if k < 0 || k > maxFoldKey {
+		return false
+	}
+	key := rest[:k]
+	if !mayFold(key) {
+		return false
+	}
+	var buf [maxFoldKey]byte
+	ascii := true
+	for i, c := range key {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	if ascii {
+		p, ok := lowerKeys[string(buf[:len(key)])]
+		return ok && p != string(key)
+	}
+	for _, p := range protocolKeys {
+		if len(key) <= 4*len(p) && string(key) != p && strings.EqualFold(string(key), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerKeys maps the lower-case form of each protocol key to the key.
+var lowerKeys = func() map[string]string {
+	m := make(map[string]string, len(protocolKeys))
+	for _, p := range protocolKeys {
+		m[strings.ToLower(p)] = p
+	}
+	return m
+}()
 
 // quoted tells whether b starts with s and the quote that closes it.
 func quoted(b []byte, s string) bool {

@@ -414,3 +414,46 @@ func TestEscapedSpellingsRewritten(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldedKeysParsed: a reply key that differs from one the rewriter
+// reads only in case, or by a Unicode fold, is never passed unread: a
+// client whose JSON decoder matches keys case-insensitively (Go's
+// encoding/json) reads "Tools" as the tool list. Each is withheld or
+// rewritten, never passed as sent; the exact spellings still rewrite.
+func TestFoldedKeysParsed(t *testing.T) {
+	rw := &Rewriter{
+		Policy: testPolicy{use: readerMayUse, list: func(list string) bool { return list == "tools/list" }},
+		Binder: testBinder{
+			cursor: func(list, c string) string { return "sealed:" + c },
+			task:   func(id string) string { return "w." + id },
+			keep:   func(id string) bool { return true },
+		},
+	}
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"Tools":[{"name":"delete_all"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"Result":{"tools":[{"name":"delete_all"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"TOOLS":[{"name":"delete_all"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"reſources":[{"uri":"file:///private/b"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"Name":"delete_all"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resultType":"task","taskid":"t1"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","RequestState":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"NextCursor":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"nextcursor":"abc"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"TaskId":"t1"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"content":[],"_meta":{"io.modelcontextprotocol/Related-Task":{"taskId":"t1"}}}}`,
+		`{"jsonrpc":"2.0","Method":"notifications/resources/updated","params":{"uri":"file:///private/a"}}`,
+	} {
+		edits, drop, err := rw.Message([]byte(m), nil)
+		if err == nil && !drop && len(edits) == 0 {
+			t.Errorf("%s: passed as sent", m)
+		}
+	}
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"Tools and Names"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"inputSchema"}],"isError":false}}`,
+	} {
+		if _, drop, err := rw.Message([]byte(m), nil); err != nil || drop {
+			t.Errorf("%s: refused (%v) or dropped (%v)", m, err, drop)
+		}
+	}
+}
