@@ -52,6 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		identity_header <name>          # e.g. X-MCP-User: the principal
 //		roles_header    <name>          # e.g. X-MCP-Roles: the roles
 //		session_key     {env.VAR}       # default: random key in Caddy's storage
+//		binding_scope   <name>          # default: none (one binding domain per key)
 //		session_binding on|off          # default on
 //		allowed_origins <origin...>     # default: any
 //		throttle        <n>/<window>|off  # default 30/1m per client IP
@@ -264,7 +265,7 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 
-		case "identity_header", "roles_header", "session_key":
+		case "identity_header", "roles_header", "session_key", "binding_scope":
 			if err := once(sub); err != nil {
 				return err
 			}
@@ -282,6 +283,8 @@ func (m *MCPAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				} else {
 					m.RolesHeader = val
 				}
+			case "binding_scope":
+				m.BindingScope = val
 			case "session_key":
 				if !isRuntimeSecret(val) {
 					return d.Errf("session_key: use an {env.*} or {file.*} placeholder, so the key stays out of the JSON config")

@@ -35,6 +35,7 @@ func TestUnmarshalCaddyfileGood(t *testing.T) {
 		deny_with status
 		max_body 64KiB
 		pass_authorization
+		binding_scope crm
 	}`)
 	var m MCPAuth
 	if err := m.UnmarshalCaddyfile(d); err != nil {
@@ -52,6 +53,7 @@ func TestUnmarshalCaddyfileGood(t *testing.T) {
 			"reader": {Allow: []Rule{{Method: "tools/call", Targets: []string{"get_*"}}}},
 		},
 		Header: "X-Api-Key", Realm: "tools", InvalidTokenStatus: 401, DenyWith: "status", MaxBody: 65536, PassAuthorization: true,
+		BindingScope: "crm",
 	}
 	got, _ := json.Marshal(m)
 	exp, _ := json.Marshal(want)

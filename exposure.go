@@ -86,7 +86,7 @@ func (m *MCPAuth) provisionExposure(ctx caddy.Context) error {
 		return err
 	}
 	m.owners = owners
-	m.sessions = &sessionKeys{storage: storageOf(ctx)}
+	m.sessions = &sessionKeys{storage: storageOf(ctx), scope: m.BindingScope}
 	if m.sessions.storage == nil && m.SessionKey == "" {
 		// No storage (a bare context, as in unit tests): a key for this
 		// config's lifetime only.

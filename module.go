@@ -103,6 +103,14 @@ type MCPAuth struct {
 	// share the storage).
 	SessionKey string `json:"session_key,omitempty"`
 
+	// The binding domain of this handler: a name mixed into every key
+	// that binds session ids, task ids, request states, cursors and
+	// hidden names, so that what one handler binds opens at no handler
+	// with another scope. Handlers that share the session key (Caddy's
+	// storage by default) and the scope are one domain: give each backend
+	// its own scope. Default: none (one domain per key).
+	BindingScope string `json:"binding_scope,omitempty"`
+
 	// Turn session binding off: the backend's Mcp-Session-Id is passed as
 	// it is. Default: false (binding is on).
 	DisableSessionBinding bool `json:"disable_session_binding,omitempty"`

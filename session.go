@@ -42,6 +42,7 @@ type sessionKeys struct {
 	mu      sync.Mutex
 	key     []byte
 	storage certmagic.Storage
+	scope   string                      // binding_scope: mixed into every key
 	loaded  atomic.Pointer[bindingKeys] // set once the key is known: no lock after that
 }
 
@@ -80,6 +81,18 @@ func deriveKeys(key []byte) (*bindingKeys, error) {
 
 const sessionKeyStorageKey = "mcp_auth/session_key"
 
+// scopedKey is the key of one binding domain: the session key itself
+// without a scope (so ids bound before binding_scope existed still open),
+// else a key derived from it and the scope.
+func scopedKey(key []byte, scope string) []byte {
+	if scope == "" {
+		return key
+	}
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte("mcp_auth binding scope\x00" + scope))
+	return h.Sum(nil)
+}
+
 func (s *sessionKeys) get(ctx context.Context) (*bindingKeys, error) {
 	if k := s.loaded.Load(); k != nil {
 		return k, nil
@@ -93,7 +106,7 @@ func (s *sessionKeys) get(ctx context.Context) (*bindingKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := deriveKeys(key)
+	k, err := deriveKeys(scopedKey(key, s.scope))
 	if err != nil {
 		return nil, err
 	}
