@@ -41,10 +41,6 @@ type refusal struct {
 	id   []byte
 	data []byte // the error's data member, raw JSON
 	body []byte
-	// sse frames the body as one SSE event (a hide_denied answer in the
-	// backend's framing), with the backend's Cache-Control.
-	sse          bool
-	cacheControl string
 	// err is an internal failure: Caddy's error handling answers it.
 	err error
 }
@@ -160,19 +156,6 @@ func (m *MCPAuth) answer(w http.ResponseWriter, r *http.Request, p *principal, r
 		body = append(rpcErrorBody(rf.id, rf.code, rf.desc), '\n')
 	default:
 		body = []byte(`{"error":` + wire.Quote(rf.reasonCode()) + `,"error_description":` + wire.Quote(rf.desc) + "}\n")
-	}
-	if rf.sse {
-		h.Set("Content-Type", "text/event-stream")
-		if rf.cacheControl != "" {
-			h.Set("Cache-Control", rf.cacheControl)
-		}
-		w.WriteHeader(rf.status)
-		ev := make([]byte, 0, len(body)+32)
-		ev = append(ev, "event: message\ndata: "...)
-		ev = append(ev, body[:len(body)-1]...)
-		ev = append(ev, "\n\n"...)
-		_, _ = w.Write(ev)
-		return nil
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -30,9 +30,11 @@ import (
 // bound ids survive reloads and restarts and work across instances that
 // share the key. An id the client sends is unwrapped after its MAC (or
 // AEAD tag) is checked against the caller's principal; a foreign, forged,
-// truncated or unbound one reaches the backend as a fresh 128-bit random
-// value, never derived from what was sent, so the client gets the
-// backend's own answer for an unknown task, state or cursor.
+// truncated or unbound task id or cursor reaches the backend as a fresh
+// 128-bit random value, never derived from what was sent, so the client
+// gets the backend's own answer for an unknown task or cursor; such a
+// request state is refused (bindRequest). The keys are those of the
+// handler's binding_scope (scopedKey).
 
 const (
 	prefixTask   = "mcpt."
@@ -301,7 +303,11 @@ func (m *MCPAuth) bindRequest(ex *exchange) *refusal {
 		if f := msg.RequestState; f.Present() {
 			st, ok := k.unwrapState(pid, f.Value)
 			if !ok {
-				return rpcRefusal(http.StatusBadRequest, reasonRequestState, wire.CodeInvalidParams, msg.ID,
+				id := msg.ID
+				if ex.body.Batch {
+					id = nil // the batch is refused whole: one error, for no single request
+				}
+				return rpcRefusal(http.StatusBadRequest, reasonRequestState, wire.CodeInvalidParams, id,
 					"invalid requestState: it was altered, or not issued to this caller")
 			}
 			ex.edits = append(ex.edits, wire.ReplaceString(f.At, st))

@@ -1,6 +1,8 @@
 package mcpauth
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -354,7 +356,7 @@ func TestWhichRepliesAreRead(t *testing.T) {
 		{"a list", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, "2025-11-25", true},
 		{"a task method", `{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{"taskId":"t"}}`, "2025-11-25", true},
 		{"a batch with a list", `[` + call + `,{"jsonrpc":"2.0","id":2,"method":"tools/list"}]`, "2025-03-26", true},
-		{"a batch of calls", `[` + call + `,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_x"}}]`, "2025-03-26", false},
+		{"a batch of calls", `[` + call + `,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_x"}}]`, "2025-03-26", true},
 	} {
 		h := map[string]string{}
 		if tc.version != "" {
@@ -369,6 +371,82 @@ func TestWhichRepliesAreRead(t *testing.T) {
 		st := field(t, res.Body.String(), "result", "requestState")
 		if read := st != "opaque-1"; read != tc.read {
 			t.Errorf("%s: reply read %v, want %v (state %q)", tc.name, read, tc.read, st)
+		}
+	}
+}
+
+// TestBindingScopes: handlers that share the session key but not the
+// binding_scope are separate domains: nothing one binds (a session id, a
+// task id, a request state, a cursor, a hidden name) opens at the other,
+// for the same principal. Found by attack: a second backend on the gateway
+// that hands back a chosen task id had another caller's task re-bound for
+// the attacker (hostile/crosshandler_test.go).
+func TestBindingScopes(t *testing.T) {
+	key := []byte("a shared session key, 32 bytes!!")
+	keys := func(scope string) *bindingKeys {
+		t.Helper()
+		s := &sessionKeys{key: key, scope: scope}
+		k, err := s.get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	a, a2, b, none := keys("a"), keys("a"), keys("b"), keys("")
+	const p = "token:bob"
+	sid := wrapSessionID(a.session, p, "sid-1")
+	task, state, cursor, hidden := a.wrapTask(p, "t-1"), a.wrapState(p, "st"), a.sealCursor(p, "tools/list", "c"), a.sealHidden(p, "x")
+	if _, ok := unwrapSessionID(a2.session, p, sid); !ok {
+		t.Error("the same scope: session id does not open")
+	}
+	if _, ok := a2.unwrapTask(p, task); !ok {
+		t.Error("the same scope: task id does not open")
+	}
+	for name, other := range map[string]*bindingKeys{"scope b": b, "no scope": none} {
+		if _, ok := unwrapSessionID(other.session, p, sid); ok {
+			t.Errorf("%s: session id opened", name)
+		}
+		if _, ok := other.unwrapTask(p, task); ok {
+			t.Errorf("%s: task id opened", name)
+		}
+		if _, ok := other.unwrapState(p, state); ok {
+			t.Errorf("%s: request state opened", name)
+		}
+		if _, ok := other.openCursor(p, "tools/list", cursor); ok {
+			t.Errorf("%s: cursor opened", name)
+		}
+		if _, ok := other.openHidden(p, hidden); ok {
+			t.Errorf("%s: hidden name opened", name)
+		}
+	}
+	if !bytes.Equal(none.session, key) {
+		t.Error("without a scope the session key changed: ids bound before binding_scope would no longer open")
+	}
+}
+
+// TestLenientReplyMediaTypes: a list reply whose Content-Type names JSON
+// or an event stream anywhere, as the TypeScript SDK client reads it
+// (substring match), is filtered like application/json, never passed.
+func TestLenientReplyMediaTypes(t *testing.T) {
+	m := newHandler(t, nil)
+	for _, ct := range []string{"application/json, text/plain", "text/plain; x=application/json", "Application/JSON;;", "application/vnd.x+json", "text/event-stream, text/plain"} {
+		reply := `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"get_x"},{"name":"delete_all"}]}}`
+		if strings.Contains(ct, "event-stream") {
+			reply = "event: message\ndata: " + reply + "\n\n"
+		}
+		req := post(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, bobToken)
+		caddyhttp.NewTestReplacer(req)
+		res := httptest.NewRecorder()
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", ct)
+			_, _ = io.WriteString(w, reply)
+			return nil
+		})
+		if err := m.ServeHTTP(res, req, next); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(res.Body.String(), "delete_all") {
+			t.Errorf("Content-Type %q: the list passed unfiltered: %s", ct, res.Body.String())
 		}
 	}
 }

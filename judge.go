@@ -98,6 +98,11 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 	if why := checkMCPHeaders(r, ex.body.Batch, msgs); why != "" {
 		return rpcRefusal(http.StatusBadRequest, reasonHeaderMismatch, wire.CodeHeaderMismatch, msgs[0].ID, "header mismatch: "+why)
 	}
+	// The bound ids first: a request state that does not open refuses the
+	// body before anything is decided, counted or audited as allowed.
+	if rf := m.bindRequest(ex); rf != nil {
+		return rf
+	}
 
 	p := ex.p
 	if len(msgs) <= len(ex.small) {
@@ -134,9 +139,6 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 			return rf
 		}
 	}
-	if rf := m.bindRequest(ex); rf != nil {
-		return rf
-	}
 	ex.readReply = readsReply(r, msgs, len(ex.edits) > 0)
 	return nil
 }
@@ -146,11 +148,13 @@ func (m *MCPAuth) decideBody(r *http.Request, ex *exchange, body []byte) *refusa
 // state, a cursor, a hidden name put back). A reply to anything else
 // passes through as it streams: a tools/call, prompts/get or
 // resources/read under a revision before 2026-07-28, that asks for no
-// task and had nothing rewritten. Anything unsure is read; a reply that
+// task, had nothing rewritten and is not in a batch. Anything unsure is read; a reply that
 // should have been and was not fails closed, since what it would have
 // bound comes back unbound and is refused.
 func readsReply(r *http.Request, msgs []wire.Message, rewritten bool) bool {
-	if rewritten {
+	if rewritten || len(msgs) > 1 {
+		// A batch's reply is an array that may carry notifications
+		// (resources/updated, list_changed) the caller may not see.
 		return true
 	}
 	header := r.Header.Get("Mcp-Protocol-Version")

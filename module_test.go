@@ -135,6 +135,9 @@ func TestStatusTable(t *testing.T) {
 			return withHeader(post(callEcho, ""), "Authorization", "Bearer "+aliceToken+"\xe9")
 		}, 400, false, `Bearer realm="mcp", error="invalid_request"`, `"invalid_request"`},
 		{"unknown token", func() *http.Request { return post(callEcho, "nope") }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `{"error":"invalid_token"`},
+		{"forged requestState", func() *http.Request {
+			return post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","inputResponses":{},"requestState":"mcps.x.y"}}`, aliceToken)
+		}, 400, false, "", `"code":-32602,"message":"invalid requestState`},
 		{"secret prefix is not the secret", func() *http.Request { return post(callEcho, aliceToken[:len(aliceToken)-1]) }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `"invalid_token"`},
 		{"digest is not the secret", func() *http.Request { return post(callEcho, hashToken(aliceToken)) }, 403, false, `Bearer realm="mcp", error="invalid_token"`, `"invalid_token"`},
 		{"malformed JSON", func() *http.Request { return post(`{"jsonrpc":"2.0",`, bobToken) }, 400, false, "", `"code":-32700`},

@@ -232,10 +232,6 @@ func decideRoles(roles []*compiledRole, method, target string, hasTarget bool) D
 	return Decision{}
 }
 
-// taskBinding: task methods are allowed by default only once task ids are
-// bound to their callers.
-const taskBinding = true
-
 // decide judges an action for a caller with the given roles. It is the one
 // decision function of the module.
 func decide(roles []*compiledRole, a Action) Decision {
@@ -243,9 +239,6 @@ func decide(roles []*compiledRole, a Action) Decision {
 	case wire.ClassLifecycle:
 		return Decision{Allowed: true, Lifecycle: true}
 	case wire.ClassTask:
-		if !taskBinding {
-			break
-		}
 		// The caller's own tasks (task ids are bound to their caller):
 		// allowed unless a rule denies the method.
 		for _, r := range roles {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -192,6 +193,17 @@ func (rw *responseWriter) WriteHeader(status int) {
 		mt, _, _ = mime.ParseMediaType(ct)
 	}
 	encoded := h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity"
+	if mt != "application/json" && mt != "text/event-stream" && ct != "" {
+		// Clients read the media type leniently (the TypeScript SDK looks
+		// for the substring, event stream first): a reply that names
+		// either anywhere is read as the client would read it.
+		switch l := strings.ToLower(ct); {
+		case strings.Contains(l, "text/event-stream"):
+			mt = "text/event-stream"
+		case strings.Contains(l, "json"):
+			mt = "application/json"
+		}
+	}
 	switch {
 	case status < 200 || status == http.StatusNoContent:
 		rw.mode = modePass
