@@ -132,3 +132,14 @@ func TestRefusalEchoesIDAfterBodyReuse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRefusalOwnsItsID: the deterministic half of the test above: an
+// rpcRefusal keeps its own copy of the id it echoes.
+func TestRefusalOwnsItsID(t *testing.T) {
+	body := []byte(`"req-1"`)
+	rf := rpcRefusal(http.StatusBadRequest, reasonMalformed, -32600, body, "x")
+	copy(body, `"XXX-9"`)
+	if string(rf.id) != `"req-1"` {
+		t.Errorf("the refusal's id changed with the body: %s", rf.id)
+	}
+}
