@@ -298,3 +298,33 @@ func TestProvisionExposureErrors(t *testing.T) {
 		t.Error("two instances with one session_key disagree")
 	}
 }
+
+// TestAuditWithheldReply: a reply withheld because it cannot be filtered
+// is audited as a refusal, besides its metric.
+func TestAuditWithheldReply(t *testing.T) {
+	m := newHandler(t, func(m *MCPAuth) { m.Audit = true })
+	core, logs := observer.New(zap.InfoLevel)
+	m.audit = zap.New(core)
+	req := post(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, bobToken)
+	caddyhttp.NewTestReplacer(req)
+	rec := httptest.NewRecorder()
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"tools":[{"name":"delete_all"}]}}`)
+		return nil
+	})
+	if err := m.ServeHTTP(rec, req, next); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusBadGateway || strings.Contains(rec.Body.String(), "delete_all") {
+		t.Fatalf("answered %d %s", rec.Code, rec.Body.String())
+	}
+	var found bool
+	for _, e := range logs.All() {
+		f := e.ContextMap()
+		found = found || f["decision"] == "deny" && f["rule"] == reasonUnfilterableList && f["principal"] == "token:bob"
+	}
+	if !found {
+		t.Errorf("no audit entry for the withheld reply: %v", logs.All())
+	}
+}

@@ -67,10 +67,17 @@ func (m *MCPAuth) forward(w http.ResponseWriter, r *http.Request, ex *exchange, 
 		// Caddy's error handling answers (502 from reverse_proxy).
 		return err
 	}
-	if rw.finish() && !rw.short {
-		m.metrics.refusal(reasonUnfilterableList)
-		m.logger.Warn("withheld a reply that could not be filtered",
-			zap.String("user", p.name), zap.String("http_method", r.Method))
+	if rw.finish() {
+		// Withheld: counted (for want of memory already, when it happened)
+		// and audited like a refusal.
+		reason := reasonBudget
+		if !rw.short {
+			reason = reasonUnfilterableList
+			m.metrics.refusal(reason)
+			m.logger.Warn("withheld a reply that could not be filtered",
+				zap.String("user", p.name), zap.String("http_method", r.Method))
+		}
+		m.auditRefusal(r, p, reason)
 	}
 	return err
 }
