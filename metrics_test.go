@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestMetrics(t *testing.T) {
@@ -83,5 +86,66 @@ func TestMetricsJWKSRefreshes(t *testing.T) {
 	waitKeys(t, m2)
 	if got := testutil.ToFloat64(m2.metrics.jwksRefreshes.WithLabelValues("ok")); got < 1 {
 		t.Errorf("jwks_refreshes_total{result=ok} = %v after a key set arrived", got)
+	}
+}
+
+// TestEveryRefusalCountedAndAudited: the refusals that used to be written
+// on the side (405, 413, 415, a repeated Mcp-Session-Id, a body on GET, a
+// header mismatch, a forged request state) are each counted under their
+// own reason and audited with it, like every other refusal (issue 10).
+func TestEveryRefusalCountedAndAudited(t *testing.T) {
+	m := newHandler(t, func(m *MCPAuth) { m.Audit = true; m.MaxBody = 1024 })
+	core, logs := observer.New(zap.InfoLevel)
+	m.audit = zap.New(core)
+	for _, c := range []struct {
+		reason string
+		status int
+		req    func() *http.Request
+	}{
+		{reasonMethod, 405, func() *http.Request { r := post(callEcho, bobToken); r.Method = http.MethodPut; return r }},
+		{reasonTooLarge, 413, func() *http.Request { return post(`{"x":"`+strings.Repeat("a", 2048)+`"}`, bobToken) }},
+		{reasonMediaType, 415, func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}},
+		{reasonSessionRepeated, 400, func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Add("Mcp-Session-Id", "a")
+			r.Header.Add("Mcp-Session-Id", "b")
+			return r
+		}},
+		{reasonBodyNotAllowed, 400, func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/mcp", strings.NewReader("x"))
+			r.Header.Set("Authorization", "Bearer "+bobToken)
+			return r
+		}},
+		{reasonHeaderMismatch, 400, func() *http.Request {
+			r := post(callEcho, bobToken)
+			r.Header.Set("Mcp-Method", "tools/list")
+			return r
+		}},
+		{reasonRequestState, 400, func() *http.Request {
+			return post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_weather","requestState":"forged"}}`, bobToken)
+		}},
+	} {
+		before := testutil.ToFloat64(m.metrics.refusals.WithLabelValues(c.reason))
+		n := len(logs.All())
+		next := &spy{}
+		res := serve(t, m, next, c.req())
+		if res.status != c.status || next.calls != 0 {
+			t.Errorf("%s: %d (forwarded %d) %s", c.reason, res.status, next.calls, res.body)
+		}
+		if got := testutil.ToFloat64(m.metrics.refusals.WithLabelValues(c.reason)) - before; got != 1 {
+			t.Errorf("%s: counted %v times", c.reason, got)
+		}
+		audited := false
+		for _, e := range logs.All()[n:] {
+			f := e.ContextMap()
+			audited = audited || f["decision"] == "deny" && f["rule"] == c.reason // principal too, once authenticated
+		}
+		if !audited {
+			t.Errorf("%s: not audited: %v", c.reason, logs.All()[n:])
+		}
 	}
 }
